@@ -1,0 +1,97 @@
+"""vllm-client: the Python client for vLLM servers.
+
+Sync :class:`VllmClient` and async :class:`AsyncVllmClient` share one surface (the sync
+one is generated from the async source): chat and completions with every vLLM field as a
+keyword argument, typed results that keep the raw JSON, typed stream events, retries and
+timeouts made for LLM serving. :mod:`vllm_client.testing` has a vLLM emulator for tests.
+"""
+
+from ._async.client import AsyncVllmClient
+from ._async.streaming import AsyncChatStream, AsyncCompletionStream, AsyncStream
+from ._config import Limits, Timeout
+from ._errors import (
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    ConflictError,
+    InternalServerError,
+    ModelNotFoundError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    ResponseParseError,
+    ServiceUnavailableError,
+    StreamError,
+    StreamTimeoutError,
+    ToolArgumentsError,
+    UnprocessableEntityError,
+    VllmError,
+)
+from ._protocol.events import ChatStreamEvent, CompletionStreamEvent, CompletionStreamEventType, StreamEvent
+from ._protocol.types import (
+    ChatCompletion,
+    Choice,
+    Completion,
+    CompletionChoice,
+    Function,
+    Message,
+    Model,
+    ModelList,
+    RequestTiming,
+    ToolCall,
+    Usage,
+)
+from ._stream_metrics import StreamMetrics
+from ._sync.client import VllmClient
+from ._sync.streaming import ChatStream, CompletionStream, Stream
+from ._version import __version__
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APITimeoutError",
+    "AsyncChatStream",
+    "AsyncCompletionStream",
+    "AsyncStream",
+    "AsyncVllmClient",
+    "AuthenticationError",
+    "BadRequestError",
+    "ChatCompletion",
+    "ChatStream",
+    "ChatStreamEvent",
+    "Choice",
+    "Completion",
+    "CompletionChoice",
+    "CompletionStream",
+    "CompletionStreamEvent",
+    "CompletionStreamEventType",
+    "ConflictError",
+    "Function",
+    "InternalServerError",
+    "Limits",
+    "Message",
+    "Model",
+    "ModelList",
+    "ModelNotFoundError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "RequestTiming",
+    "ResponseParseError",
+    "ServiceUnavailableError",
+    "Stream",
+    "StreamError",
+    "StreamEvent",
+    "StreamMetrics",
+    "StreamTimeoutError",
+    "Timeout",
+    "ToolArgumentsError",
+    "ToolCall",
+    "UnprocessableEntityError",
+    "Usage",
+    "VllmClient",
+    "VllmError",
+    "__version__",
+]

@@ -1,0 +1,197 @@
+"""``AsyncVllmClient``: configuration, the retry loop, and the endpoint groups."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any
+
+from .._client_base import ClientCore, SharedState
+from .._config import UNSET, ClientConfig, Limits, OnRetry, Timeout, TimeoutLike
+from .._errors import APITimeoutError, ResponseParseError, VllmError, error_from_response
+from .._json import loads
+from .._protocol.requests import RequestSpec, build_simple
+from .._protocol.types import RequestTiming
+from .._transport.async_http import AsyncResponse, AsyncTransport, sleep
+from .chat import AsyncChat
+from .completions import AsyncCompletions
+from .models import AsyncModels
+from .server import AsyncServer
+
+__all__ = ["AsyncVllmClient"]
+
+
+class AsyncVllmClient:
+    """Async client for one vLLM server (or several: pass a list of base URLs).
+
+    ``base_url`` defaults to ``VLLM_BASE_URL`` or ``http://localhost:8000/v1``; a bare
+    ``http://host:port`` gets ``/v1``. ``api_key`` defaults to ``VLLM_API_KEY``, ``timeout``
+    (seconds or :class:`Timeout`) to ``VLLM_TIMEOUT``, ``max_retries`` to ``VLLM_MAX_RETRIES``
+    or 2. ``on_retry(attempt, error, delay)`` is called before each retry's wait.
+    Safe to share across tasks; close it (``async with`` / ``aclose()``) to free connections.
+    """
+
+    def __init__(
+        self,
+        base_url: str | list[str] | tuple[str, ...] | None = None,
+        *,
+        api_key: str | None = None,
+        timeout: TimeoutLike = UNSET,
+        max_retries: int | None = None,
+        headers: Mapping[str, str] | None = None,
+        on_retry: OnRetry | None = None,
+        verify: bool | str = True,
+        limits: Limits | None = None,
+        trust_env: bool = True,
+        _transport: AsyncTransport | None = None,
+        _core: ClientCore | None = None,
+    ) -> None:
+        if _core is None:
+            config = ClientConfig.build(
+                base_url, api_key=api_key, timeout=timeout, max_retries=max_retries, headers=headers,
+                on_retry=on_retry, verify=verify, limits=limits, trust_env=trust_env,
+            )
+            _core = ClientCore(config)
+        self._core = _core
+        config = _core.config
+        self._transport = _transport or AsyncTransport(limits=config.limits, verify=config.verify,
+                                                       trust_env=config.trust_env)
+        self._sleep = sleep
+        self._rand = random.random
+        self.chat = AsyncChat(self)
+        self.completions = AsyncCompletions(self)
+        self.models = AsyncModels(self)
+        self.server = AsyncServer(self)
+
+    # -- configuration ---------------------------------------------------------------------
+    @property
+    def base_url(self) -> str:
+        return self._core.config.base_url
+
+    @property
+    def base_urls(self) -> tuple[str, ...]:
+        return self._core.config.base_urls
+
+    @property
+    def api_key(self) -> str | None:
+        return self._core.config.api_key
+
+    @property
+    def timeout(self) -> Any:
+        return self._core.config.timeout
+
+    @property
+    def max_retries(self) -> int:
+        return self._core.config.max_retries
+
+    def with_options(
+        self,
+        *,
+        timeout: TimeoutLike = UNSET,
+        api_key: str | None = UNSET,
+        headers: Mapping[str, str] | None = None,
+        max_retries: int | None = None,
+        on_retry: OnRetry | None = UNSET,
+    ) -> AsyncVllmClient:
+        """A client with some options changed that shares this one's connection pool and
+        model cache. ``headers`` are merged over the current ones."""
+        config = self._core.config
+        changes: dict[str, Any] = {}
+        if timeout is not UNSET:
+            changes["timeout"] = Timeout.coerce(timeout)
+        if api_key is not UNSET:
+            changes["api_key"] = api_key
+        if headers is not None:
+            changes["headers"] = {**config.headers, **headers}
+        if max_retries is not None:
+            if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+                raise ValueError(f"max_retries must be an integer >= 0, got {max_retries!r}")
+            changes["max_retries"] = max_retries
+        if on_retry is not UNSET:
+            changes["on_retry"] = on_retry
+        core = ClientCore(config.copy_with(**changes), self._core.shared)
+        return type(self)(_transport=self._transport, _core=core)
+
+    def __repr__(self) -> str:
+        return self._core.describe(type(self).__name__)
+
+    # -- lifecycle -------------------------------------------------------------------------
+    async def aclose(self) -> None:
+        """Close every pooled connection. Copies made by ``with_options`` share the pool."""
+        await self._transport.aclose()
+
+    async def __aenter__(self) -> AsyncVllmClient:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.aclose()
+
+    # -- sending ---------------------------------------------------------------------------
+    async def _resolve_model(self, spec: RequestSpec, server: int) -> None:
+        if not spec.needs_model or spec.body is None or "model" in spec.body:
+            return
+        model = self._core.cached_model(server)
+        if model is None:
+            listing = build_simple("GET", "/models")
+            data, _ = await self._request_json(listing, _server=server)
+            ids = [m.get("id") for m in data.get("data") or () if isinstance(m, dict)]
+            model = self._core.remember_models(server, [str(i) for i in ids])
+        spec.body["model"] = model
+
+    async def _send(self, spec: RequestSpec, _server: int | None = None) -> tuple[AsyncResponse, str, float, float]:
+        """Send with retries until a success status arrives. Returns the open response,
+        the request id, the wall-clock send time and the perf_counter start."""
+        core = self._core
+        headers, request_id = core.headers(spec)
+        timeout = core.timeout(spec)
+        on_retry = core.config.on_retry
+        sent_at = time.time()
+        start = time.perf_counter()
+        deadline = None if timeout.total is None else start + timeout.total
+        attempt = 0
+        body: bytes | None = None
+        while True:
+            attempt += 1
+            server = _server if _server is not None else core.pick_server()
+            try:
+                await self._resolve_model(spec, server)
+                if body is None:
+                    body = core.body(spec)
+                response = await self._transport.send(spec.method, core.url(spec, server), headers, body, timeout)
+                if response.status >= 400:
+                    data = await response.aread()
+                    raise error_from_response(response.status, response.headers, data, request_id=request_id)
+                return response, request_id, sent_at, start
+            except VllmError as error:
+                delay = core.retry.delay(attempt, error, rand=self._rand)
+                if delay is None:
+                    raise
+                if deadline is not None and time.perf_counter() + delay >= deadline:
+                    raise APITimeoutError(f"total timeout ({timeout.total:g}s) reached after {attempt} "
+                                          f"attempt(s); last error: {error}") from error
+                if on_retry is not None:
+                    on_retry(attempt, error, delay)
+                await self._sleep(delay)
+
+    async def _request_json(self, spec: RequestSpec, _server: int | None = None) -> tuple[Any, RequestTiming]:
+        """A non-streamed call: the decoded JSON body and its timing."""
+        response, request_id, sent_at, start = await self._send(spec, _server)
+        first_byte = time.perf_counter() - start
+        data = await response.aread()
+        timing = RequestTiming(sent_at, first_byte, time.perf_counter() - start)
+        try:
+            return loads(data), timing
+        except ValueError:
+            excerpt = data[:200].decode("utf-8", "replace")
+            raise ResponseParseError(f"expected JSON from {spec.path}, got {excerpt!r} "
+                                     f"(request_id={request_id})") from None
+
+    async def _request_bytes(self, spec: RequestSpec) -> tuple[bytes, dict[str, str], RequestTiming]:
+        """A non-streamed call returning the raw body (plain-text endpoints)."""
+        response, _, sent_at, start = await self._send(spec)
+        first_byte = time.perf_counter() - start
+        data = await response.aread()
+        return data, response.headers, RequestTiming(sent_at, first_byte, time.perf_counter() - start)

@@ -1,0 +1,184 @@
+"""``AsyncStream``: iterate typed events, close early, collect, assemble, measure.
+
+The bytes come from the transport, the events from the pure stream decoder; this class
+only moves one to the other, keeps the metrics, and makes sure the connection is closed
+whatever way the consumer leaves (end, ``break``, exception, cancellation, GC).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from types import TracebackType
+from typing import Any, Generic, TypeVar
+
+from .._config import Timeout
+from .._errors import StreamError
+from .._protocol.deadlines import StreamDeadlines
+from .._protocol.events import Content, Reasoning, ToolCallDelta
+from .._protocol.events import Text as CompletionText
+from .._protocol.stream_decoder import ChatStreamDecoder, CompletionStreamDecoder
+from .._protocol.types import ChatCompletion, Completion
+from .._stream_metrics import StreamMetrics
+from .._transport.async_http import AsyncResponse
+
+__all__ = ["AsyncChatStream", "AsyncCompletionStream", "AsyncStream"]
+
+E = TypeVar("E")
+F = TypeVar("F")
+
+_TOKEN_EVENTS = frozenset({Content, Reasoning, ToolCallDelta, CompletionText})
+
+
+class AsyncStream(Generic[E, F]):
+    """A streamed answer: ``async for event in stream``; ``async with`` closes it."""
+
+    def __init__(self, response: AsyncResponse, decoder: Any, *, timeout: Timeout, request_id: str,
+                 started: float) -> None:
+        self.response = response
+        self.request_id = request_id
+        self._decoder = decoder
+        self._timeout = timeout
+        self._metrics = StreamMetrics(started)
+        self._deadlines = StreamDeadlines.start(timeout, time.monotonic())
+        self._iterator: AsyncIterator[E] | None = None
+        self._finished = False
+
+    @property
+    def status_code(self) -> int:
+        return self.response.status
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return self.response.headers
+
+    @property
+    def metrics(self) -> StreamMetrics:
+        """Client-measured timing: TTFT, inter-token latencies, total, chunk and token counts."""
+        return self._metrics
+
+    def __aiter__(self) -> AsyncIterator[E]:
+        if self._iterator is None:
+            self._iterator = self._events()
+        return self._iterator
+
+    async def __anext__(self) -> E:
+        return await self.__aiter__().__anext__()
+
+    async def _events(self) -> AsyncIterator[E]:
+        decoder = self._decoder
+        feed = decoder.feed
+        metrics = self._metrics
+        deadlines = self._deadlines
+        timed = deadlines.active
+        token_events = _TOKEN_EVENTS
+        perf = time.perf_counter
+        try:
+            async for data in self.response.aiter_bytes(deadlines if timed else None, self._timeout.read):
+                events = feed(data)
+                if not events:
+                    continue
+                now = perf()
+                got_token = False
+                for event in events:
+                    if event.__class__ in token_events:
+                        metrics.token(now)
+                        got_token = True
+                    yield event
+                if timed:
+                    deadlines.mark_event(time.monotonic(), token=got_token)
+                if decoder.done:
+                    break
+            decoder.close()  # raises StreamError when the stream ended before [DONE]
+        finally:
+            self._finished = True
+            self.response.close_now()
+            metrics.finish(perf(), decoder.chunks, _usage_tokens(decoder))
+
+    async def aclose(self) -> None:
+        """Stop reading: the connection is closed, which makes vLLM abort the generation."""
+        self.response.close_now()
+        if self._iterator is not None:
+            await self._iterator.aclose()  # type: ignore[attr-defined]
+
+    close = aclose
+
+    async def __aenter__(self) -> AsyncStream[E, F]:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.aclose()
+
+    def __del__(self) -> None:
+        # ``break`` out of a loop, then garbage collection: free the connection at once.
+        response = getattr(self, "response", None)
+        if response is not None:
+            response.close_now()
+
+    async def until_done(self) -> None:
+        """Read the stream to its end (events are still assembled for ``final()``)."""
+        async for _ in self:
+            pass
+
+    async def final(self) -> F:
+        """The whole answer assembled from the stream (reads the rest of it first)."""
+        if not self._finished:
+            await self.until_done()
+        result: F = self._decoder.final()
+        return result
+
+
+class AsyncChatStream(AsyncStream[Any, ChatCompletion]):
+    """A chat stream: ``StreamEvent`` events, ``text_stream``, ``collect_content()``."""
+
+    @property
+    def text_stream(self) -> AsyncIterator[str]:
+        """Only the content pieces, as they arrive."""
+        return self._text()
+
+    async def _text(self) -> AsyncIterator[str]:
+        async for event in self:
+            if event.__class__ is Content and event.choice_index == 0:
+                yield event.text
+
+    async def collect_content(self) -> str:
+        """All content of the first choice (reads the stream to its end)."""
+        parts = [piece async for piece in self._text()]
+        return "".join(parts)
+
+
+class AsyncCompletionStream(AsyncStream[Any, Completion]):
+    """A legacy completion stream: ``CompletionStreamEvent`` events, ``collect_text()``."""
+
+    @property
+    def text_stream(self) -> AsyncIterator[str]:
+        return self._text()
+
+    async def _text(self) -> AsyncIterator[str]:
+        async for event in self:
+            if event.__class__ is CompletionText and event.choice_index == 0:
+                yield event.text
+
+    async def collect_text(self) -> str:
+        parts = [piece async for piece in self._text()]
+        return "".join(parts)
+
+
+def _usage_tokens(decoder: Any) -> int | None:
+    try:
+        usage = decoder.final().usage
+    except Exception:  # a broken stream has no trustworthy usage
+        return None
+    return usage.completion_tokens if usage is not None else None
+
+
+def chat_decoder(parse_think_tags: bool, request_id: str) -> ChatStreamDecoder:
+    return ChatStreamDecoder(parse_think_tags=parse_think_tags, request_id=request_id)
+
+
+def completion_decoder(request_id: str) -> CompletionStreamDecoder:
+    return CompletionStreamDecoder(request_id=request_id)
+
+
+__all__ += ["StreamError"]

@@ -1,0 +1,135 @@
+"""What the sync and async clients share that involves no I/O: configuration, URLs,
+headers, body encoding, server choice and the served-model cache.
+
+The I/O shells (``_async/`` and the ``_sync/`` generated from it) hold a ``ClientCore``
+and ask it for everything but the sending itself.
+"""
+
+from __future__ import annotations
+
+import platform
+import threading
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlencode
+
+from ._config import ClientConfig, Timeout, redact_url, server_root
+from ._json import dumps
+from ._protocol.requests import RequestSpec, new_request_id
+from ._retry import RetryPolicy
+from ._version import __version__
+
+__all__ = ["ClientCore", "SharedState"]
+
+USER_AGENT = f"vllm-client/{__version__} python/{platform.python_version()}"
+
+
+class SharedState:
+    """State shared by a client and its ``with_options`` copies: the served-model cache
+    (per server) and the round-robin cursor."""
+
+    def __init__(self) -> None:
+        self.models: dict[str, list[str]] = {}
+        self.cursor = 0
+        self.lock = threading.Lock()
+
+
+class ClientCore:
+    """Pure request preparation for one client configuration."""
+
+    __slots__ = ("_base_headers", "_has_request_id", "config", "retry", "roots", "shared")
+
+    def __init__(self, config: ClientConfig, shared: SharedState | None = None) -> None:
+        self.config = config
+        self.shared = shared or SharedState()
+        self.retry = RetryPolicy(max_retries=config.max_retries)
+        self.roots = tuple(server_root(u) for u in config.base_urls)
+        headers = {
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            "User-Agent": USER_AGENT,
+        }
+        if config.api_key:
+            headers["Authorization"] = f"Bearer {config.api_key}"
+        headers.update(config.headers)
+        self._base_headers = headers
+        self._has_request_id = _has_key(headers, "x-request-id")
+
+    # -- servers -------------------------------------------------------------------------
+    def pick_server(self) -> int:
+        """Index of the server for the next attempt: round robin, so a retry moves on."""
+        n = len(self.config.base_urls)
+        if n == 1:
+            return 0
+        with self.shared.lock:
+            self.shared.cursor = (self.shared.cursor + 1) % n
+            return self.shared.cursor
+
+    def url(self, spec: RequestSpec, server: int = 0) -> str:
+        base = self.roots[server] if spec.root else self.config.base_urls[server]
+        url = base + spec.path
+        if spec.query:
+            url += ("&" if "?" in url else "?") + urlencode(spec.query, doseq=True)
+        return url
+
+    # -- headers and body ----------------------------------------------------------------
+    def headers(self, spec: RequestSpec) -> tuple[dict[str, str], str]:
+        """Headers for every attempt of a call, and the request id they carry. The
+        caller's own ``X-Request-Id`` (client or per-call header) wins over ours."""
+        headers = dict(self._base_headers)
+        if spec.stream:
+            headers["Accept"] = "text/event-stream"
+        if spec.headers:
+            headers.update(spec.headers)
+            for k, v in spec.headers.items():
+                if k.lower() == "x-request-id":
+                    return headers, v
+        if self._has_request_id:
+            for k, v in headers.items():
+                if k.lower() == "x-request-id":
+                    return headers, v
+        rid = new_request_id()
+        headers["X-Request-Id"] = rid
+        return headers, rid
+
+    def body(self, spec: RequestSpec) -> bytes | None:
+        if spec.raw_body is not None:
+            return spec.raw_body
+        if spec.body is None:
+            return None
+        return dumps(spec.body)
+
+    def timeout(self, spec: RequestSpec) -> Timeout:
+        return spec.timeout or self.config.timeout
+
+    # -- model resolution ----------------------------------------------------------------
+    def cached_model(self, server: int) -> str | None:
+        ids = self.shared.models.get(self.config.base_urls[server])
+        if ids is None:
+            return None
+        return choose_model(ids, self.config.base_urls[server])
+
+    def remember_models(self, server: int, ids: list[str]) -> str:
+        self.shared.models[self.config.base_urls[server]] = ids
+        return choose_model(ids, self.config.base_urls[server])
+
+    def describe(self, cls_name: str) -> str:
+        urls = [redact_url(u) for u in self.config.base_urls]
+        target = urls[0] if len(urls) == 1 else urls
+        key = "set" if self.config.api_key else None
+        return f"{cls_name}(base_url={target!r}, api_key={key!r}, max_retries={self.config.max_retries})"
+
+
+def choose_model(ids: list[str], base_url: str) -> str:
+    if len(ids) == 1:
+        return ids[0]
+    if not ids:
+        raise ValueError(f"model=None, but {redact_url(base_url)} serves no model")
+    raise ValueError(
+        f"model=None, but {redact_url(base_url)} serves {len(ids)} models ({', '.join(ids)}): "
+        "pass model=... to choose one"
+    )
+
+
+def _has_key(headers: Mapping[str, Any], name: str) -> bool:
+    return any(k.lower() == name for k in headers)

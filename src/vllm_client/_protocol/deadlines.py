@@ -1,0 +1,62 @@
+"""Stream timeouts as pure arithmetic over a clock reading the caller passes in.
+
+``first_token`` bounds the wait for the first content/reasoning/tool token, ``idle`` the
+gap between two events, ``total`` the whole stream. The transports ask
+:meth:`StreamDeadlines.remaining` before each read (and use it as the read's timeout),
+and :meth:`expired` tells which limit ran out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .._config import Timeout
+
+__all__ = ["StreamDeadlines"]
+
+
+@dataclass(slots=True)
+class StreamDeadlines:
+    timeout: Timeout
+    started: float
+    last_event: float
+    got_token: bool = False
+
+    @classmethod
+    def start(cls, timeout: Timeout, now: float) -> StreamDeadlines:
+        return cls(timeout, now, now)
+
+    @property
+    def active(self) -> bool:
+        t = self.timeout
+        return t.first_token is not None or t.idle is not None or t.total is not None
+
+    def _limits(self) -> list[tuple[float, str]]:
+        t = self.timeout
+        out: list[tuple[float, str]] = []
+        if t.total is not None:
+            out.append((self.started + t.total, f"total timeout ({t.total:g}s)"))
+        if not self.got_token and t.first_token is not None:
+            out.append((self.started + t.first_token, f"first-token timeout ({t.first_token:g}s)"))
+        if t.idle is not None and (self.got_token or t.first_token is None):
+            out.append((self.last_event + t.idle, f"idle timeout ({t.idle:g}s between events)"))
+        return out
+
+    def remaining(self, now: float) -> float | None:
+        """Seconds until the nearest limit (<= 0 when one has passed), or None if unlimited."""
+        limits = self._limits()
+        if not limits:
+            return None
+        return min(at for at, _ in limits) - now
+
+    def expired(self, now: float) -> str | None:
+        """A description of the limit that has passed, or None."""
+        for at, what in sorted(self._limits()):
+            if at <= now:
+                return what
+        return None
+
+    def mark_event(self, now: float, *, token: bool) -> None:
+        self.last_event = now
+        if token:
+            self.got_token = True

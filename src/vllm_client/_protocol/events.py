@@ -1,0 +1,123 @@
+"""Typed stream events.
+
+Chat streams yield ``StreamEvent.*`` and legacy completion streams
+``CompletionStreamEvent.*``. They are small slotted dataclasses (cheap to build: one per
+streamed chunk is the hot path) that work with ``match``/``case`` by keyword. Every
+event carries ``choice_index`` for ``n > 1`` and prompt lists.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Union
+
+from .types import ToolCall
+from .types import Usage as UsageInfo
+
+__all__ = [
+    "ChatStreamEvent",
+    "CompletionStreamEvent",
+    "CompletionStreamEventType",
+    "StreamEvent",
+]
+
+
+@dataclass(slots=True)
+class Content:
+    """A piece of the answer text. ``logprobs``/``token_ids`` when the request asked for them."""
+
+    text: str
+    choice_index: int = 0
+    logprobs: Any = None
+    token_ids: list[int] | None = None
+
+
+@dataclass(slots=True)
+class Reasoning:
+    """A piece of the model's reasoning (vLLM ``reasoning`` deltas, or ``<think>`` text
+    split out client-side with ``parse_think_tags=True``)."""
+
+    text: str
+    choice_index: int = 0
+
+
+@dataclass(slots=True)
+class ToolCallDelta:
+    """A piece of a tool call as streamed: the first piece of a call carries ``id`` and
+    ``name``; later ones carry pieces of the ``arguments`` JSON text."""
+
+    index: int
+    id: str | None = None
+    name: str | None = None
+    arguments: str = ""
+    choice_index: int = 0
+
+
+@dataclass(slots=True)
+class ToolCallComplete:
+    """A tool call whose arguments are complete: ready to run. Fires once per call."""
+
+    tool_call: ToolCall
+    choice_index: int = 0
+
+
+@dataclass(slots=True)
+class Finish:
+    """A choice ended: ``reason`` is the finish_reason, ``stop_reason`` vLLM's stop string/token."""
+
+    reason: str | None
+    stop_reason: str | int | None = None
+    choice_index: int = 0
+
+
+@dataclass(slots=True)
+class Usage:
+    """Token counts (sent once at the end with ``stream_options.include_usage``)."""
+
+    usage: UsageInfo
+    choice_index: int = 0
+
+
+@dataclass(slots=True)
+class Done:
+    """The stream ended cleanly (``data: [DONE]``)."""
+
+    choice_index: int = 0
+
+
+class StreamEvent:
+    """Namespace of chat stream events: ``StreamEvent.Content``, ``.Reasoning``,
+    ``.ToolCallDelta``, ``.ToolCallComplete``, ``.Finish``, ``.Usage``, ``.Done``."""
+
+    Content = Content
+    Reasoning = Reasoning
+    ToolCallDelta = ToolCallDelta
+    ToolCallComplete = ToolCallComplete
+    Finish = Finish
+    Usage = Usage
+    Done = Done
+
+
+ChatStreamEvent = Union[Content, Reasoning, ToolCallDelta, ToolCallComplete, Finish, Usage, Done]
+
+
+@dataclass(slots=True)
+class Text:
+    """A piece of a legacy completion's text."""
+
+    text: str
+    choice_index: int = 0
+    logprobs: Any = None
+    token_ids: list[int] | None = None
+
+
+class CompletionStreamEvent:
+    """Namespace of legacy completion stream events: ``.Text``, ``.Finish``, ``.Usage``, ``.Done``."""
+
+    Text = Text
+    Finish = Finish
+    Usage = Usage
+    Done = Done
+
+
+CompletionStreamEventType = Union[Text, Finish, Usage, Done]

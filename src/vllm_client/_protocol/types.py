@@ -1,0 +1,518 @@
+"""Typed results over the raw JSON.
+
+Each result wraps the dict exactly as received (``.raw``) and reads fields from it on
+access. Decoding a response is therefore one ``orjson.loads`` and one small object: no
+model validation on the hot path, and fields a newer vLLM adds never break decoding (they
+are in ``.raw``). Sub-objects (choices, messages, tool calls) are built on first access
+and cached.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from .._errors import ToolArgumentsError
+from .._json import dumps, loads
+
+__all__ = [
+    "ChatCompletion",
+    "Choice",
+    "Completion",
+    "CompletionChoice",
+    "Function",
+    "Message",
+    "Model",
+    "RequestTiming",
+    "ToolCall",
+    "Usage",
+]
+
+
+class _RawView:
+    """Base of the dict-backed result types: equality and repr by the raw JSON."""
+
+    __slots__ = ("raw",)
+
+    def __init__(self, raw: dict[str, Any]) -> None:
+        self.raw = raw
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return self.raw == other.raw  # type: ignore[attr-defined, no-any-return]
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.raw!r})"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object as received (same as ``.raw``)."""
+        return self.raw
+
+
+@dataclass(slots=True)
+class RequestTiming:
+    """Client-measured timing: wall-clock send time, seconds to the first response byte
+    (headers), and seconds for the whole call."""
+
+    sent_at: float
+    first_byte_s: float
+    total_s: float
+
+
+class Usage(_RawView):
+    """Token counts. ``prompt_tokens_details`` (e.g. ``cached_tokens``) when the server sends it."""
+
+    __slots__ = ()
+
+    @property
+    def prompt_tokens(self) -> int:
+        return int(self.raw.get("prompt_tokens") or 0)
+
+    @property
+    def completion_tokens(self) -> int:
+        return int(self.raw.get("completion_tokens") or 0)
+
+    @property
+    def total_tokens(self) -> int:
+        total = self.raw.get("total_tokens")
+        return int(total) if total is not None else self.prompt_tokens + self.completion_tokens
+
+    @property
+    def prompt_tokens_details(self) -> dict[str, Any] | None:
+        return self.raw.get("prompt_tokens_details")
+
+    @property
+    def completion_tokens_details(self) -> dict[str, Any] | None:
+        return self.raw.get("completion_tokens_details")
+
+    @property
+    def cached_tokens(self) -> int | None:
+        """Prompt tokens served from the prefix cache, when the server reports them."""
+        details = self.raw.get("prompt_tokens_details")
+        if isinstance(details, dict) and details.get("cached_tokens") is not None:
+            return int(details["cached_tokens"])
+        return None
+
+    def __repr__(self) -> str:
+        return (f"Usage(prompt_tokens={self.prompt_tokens}, completion_tokens={self.completion_tokens}, "
+                f"total_tokens={self.total_tokens})")
+
+
+class Function(_RawView):
+    """The OpenAI-shaped ``function`` of a tool call: ``name`` and ``arguments`` (a JSON string)."""
+
+    __slots__ = ()
+
+    @property
+    def name(self) -> str:
+        return str(self.raw.get("name") or "")
+
+    @property
+    def arguments(self) -> str:
+        args = self.raw.get("arguments")
+        if args is None:
+            return ""
+        return args if isinstance(args, str) else dumps(args).decode()
+
+
+class ToolCall(_RawView):
+    """A tool call the model made. ``arguments`` is the JSON text as the model wrote it."""
+
+    __slots__ = ()
+
+    @property
+    def id(self) -> str:
+        return str(self.raw.get("id") or "")
+
+    @property
+    def type(self) -> str:
+        return str(self.raw.get("type") or "function")
+
+    @property
+    def index(self) -> int | None:
+        return self.raw.get("index")
+
+    @property
+    def function(self) -> Function:
+        fn = self.raw.get("function")
+        return Function(fn if isinstance(fn, dict) else {})
+
+    @property
+    def name(self) -> str:
+        return self.function.name
+
+    @property
+    def arguments(self) -> str:
+        return self.function.arguments
+
+    def parse_args(self) -> dict[str, Any]:
+        """The arguments as a dict; :class:`ToolArgumentsError` if they are not a JSON object."""
+        text = self.arguments
+        if text.strip() == "":
+            return {}
+        try:
+            value = loads(text)
+        except ValueError as exc:
+            raise ToolArgumentsError(
+                f"arguments of tool call {self.name!r} are not valid JSON: {exc}",
+                arguments=text,
+                reason=str(exc),
+            ) from None
+        if not isinstance(value, dict):
+            raise ToolArgumentsError(
+                f"arguments of tool call {self.name!r} are not a JSON object",
+                arguments=text,
+                reason=f"expected an object, got {type(value).__name__}",
+            )
+        return value
+
+    def result(self, value: Any) -> dict[str, Any]:
+        """The ``role: tool`` message answering this call. A str is sent as is; anything
+        else as JSON (non-ASCII kept; dataclass and pydantic instances serialised)."""
+        from .._tool_values import to_tool_content
+
+        return {"role": "tool", "tool_call_id": self.id, "content": to_tool_content(value)}
+
+    def to_message_dict(self) -> dict[str, Any]:
+        """The tool call as it goes back into an assistant message."""
+        return {"id": self.id, "type": self.type, "function": {"name": self.name, "arguments": self.arguments}}
+
+    def __repr__(self) -> str:
+        return f"ToolCall(id={self.id!r}, name={self.name!r}, arguments={self.arguments!r})"
+
+
+class Message(_RawView):
+    """A choice's message. ``reasoning`` reads vLLM's ``reasoning`` or the older ``reasoning_content``."""
+
+    __slots__ = ("_tool_calls",)
+
+    def __init__(self, raw: dict[str, Any]) -> None:
+        self.raw = raw
+        self._tool_calls: list[ToolCall] | None = None
+
+    @property
+    def role(self) -> str:
+        return str(self.raw.get("role") or "assistant")
+
+    @property
+    def content(self) -> str | None:
+        return self.raw.get("content")
+
+    @property
+    def reasoning(self) -> str | None:
+        value = self.raw.get("reasoning")
+        if value is None:
+            value = self.raw.get("reasoning_content")
+        return value
+
+    reasoning_content = reasoning
+
+    @property
+    def refusal(self) -> str | None:
+        return self.raw.get("refusal")
+
+    @property
+    def tool_calls(self) -> list[ToolCall]:
+        if self._tool_calls is None:
+            self._tool_calls = [ToolCall(tc) for tc in self.raw.get("tool_calls") or () if isinstance(tc, dict)]
+        return self._tool_calls
+
+    def to_param(self, *, include_reasoning: bool = False) -> dict[str, Any]:
+        """This message as a request message (content, tool_calls; reasoning only if asked)."""
+        msg: dict[str, Any] = {"role": self.role, "content": self.content}
+        if self.tool_calls:
+            msg["tool_calls"] = [tc.to_message_dict() for tc in self.tool_calls]
+        if include_reasoning and self.reasoning is not None:
+            msg["reasoning"] = self.reasoning
+        return msg
+
+
+class Choice(_RawView):
+    """One of the ``n`` answers."""
+
+    __slots__ = ("_message",)
+
+    def __init__(self, raw: dict[str, Any]) -> None:
+        self.raw = raw
+        self._message: Message | None = None
+
+    @property
+    def index(self) -> int:
+        return int(self.raw.get("index") or 0)
+
+    @property
+    def message(self) -> Message:
+        if self._message is None:
+            msg = self.raw.get("message")
+            self._message = Message(msg if isinstance(msg, dict) else {})
+        return self._message
+
+    @property
+    def finish_reason(self) -> str | None:
+        return self.raw.get("finish_reason")
+
+    @property
+    def stop_reason(self) -> str | int | None:
+        """vLLM: the stop string or token id that ended this choice (None for EOS or length)."""
+        return self.raw.get("stop_reason")
+
+    @property
+    def logprobs(self) -> dict[str, Any] | None:
+        return self.raw.get("logprobs")
+
+    @property
+    def token_ids(self) -> list[int] | None:
+        """Generated token ids (``return_token_ids=True``)."""
+        return self.raw.get("token_ids")
+
+
+class _Timed(_RawView):
+    __slots__ = ("timing",)
+
+    def __init__(self, raw: dict[str, Any], timing: RequestTiming | None = None) -> None:
+        self.raw = raw
+        self.timing = timing
+
+    @property
+    def id(self) -> str:
+        return str(self.raw.get("id") or "")
+
+    @property
+    def object(self) -> str:
+        return str(self.raw.get("object") or "")
+
+    @property
+    def created(self) -> int:
+        return int(self.raw.get("created") or 0)
+
+    @property
+    def model(self) -> str:
+        return str(self.raw.get("model") or "")
+
+    @property
+    def usage(self) -> Usage | None:
+        usage = self.raw.get("usage")
+        return Usage(usage) if isinstance(usage, dict) else None
+
+    @property
+    def server_metrics(self) -> dict[str, Any] | None:
+        """vLLM's per-request ``metrics`` object when the server sends one, else None."""
+        metrics = self.raw.get("metrics")
+        return metrics if isinstance(metrics, dict) else None
+
+    @property
+    def prompt_token_ids(self) -> list[int] | None:
+        return self.raw.get("prompt_token_ids")
+
+    @property
+    def prompt_logprobs(self) -> list[Any] | None:
+        return self.raw.get("prompt_logprobs")
+
+
+class ChatCompletion(_Timed):
+    """A chat answer. Shortcuts read the first choice."""
+
+    __slots__ = ("_choices", "messages", "parsed")
+
+    def __init__(self, raw: dict[str, Any], timing: RequestTiming | None = None) -> None:
+        self.raw = raw
+        self.timing = timing
+        self._choices: list[Choice] | None = None
+        self.parsed: Any = None
+        self.messages: list[dict[str, Any]] | None = None
+
+    @property
+    def choices(self) -> list[Choice]:
+        if self._choices is None:
+            self._choices = [Choice(c) for c in self.raw.get("choices") or () if isinstance(c, dict)]
+        return self._choices
+
+    def _first(self) -> Choice | None:
+        choices = self.choices
+        return choices[0] if choices else None
+
+    @property
+    def message(self) -> Message | None:
+        first = self._first()
+        return first.message if first else None
+
+    @property
+    def content(self) -> str | None:
+        first = self._first()
+        return first.message.content if first else None
+
+    @property
+    def reasoning(self) -> str | None:
+        first = self._first()
+        return first.message.reasoning if first else None
+
+    reasoning_content = reasoning
+
+    @property
+    def tool_calls(self) -> list[ToolCall]:
+        first = self._first()
+        return first.message.tool_calls if first else []
+
+    @property
+    def finish_reason(self) -> str | None:
+        first = self._first()
+        return first.finish_reason if first else None
+
+    @property
+    def stop_reason(self) -> str | int | None:
+        first = self._first()
+        return first.stop_reason if first else None
+
+    def has_tool_calls(self) -> bool:
+        return bool(self.tool_calls)
+
+    def first_tool_call(self) -> ToolCall | None:
+        calls = self.tool_calls
+        return calls[0] if calls else None
+
+    def assistant_message(self, *, include_reasoning: bool = False) -> dict[str, Any]:
+        """The first choice as a message to append to the conversation. Reasoning is left
+        out unless asked: chat templates of reasoning models expect it dropped."""
+        msg = self.message
+        if msg is None:
+            return {"role": "assistant", "content": None}
+        return msg.to_param(include_reasoning=include_reasoning)
+
+    def __repr__(self) -> str:
+        return (f"ChatCompletion(id={self.id!r}, model={self.model!r}, content={self.content!r}, "
+                f"finish_reason={self.finish_reason!r}, usage={self.usage!r})")
+
+
+class CompletionChoice(_RawView):
+    """One choice of a legacy completion: ``index`` = prompt index * n + sample index."""
+
+    __slots__ = ()
+
+    @property
+    def index(self) -> int:
+        return int(self.raw.get("index") or 0)
+
+    @property
+    def text(self) -> str:
+        return str(self.raw.get("text") or "")
+
+    @property
+    def finish_reason(self) -> str | None:
+        return self.raw.get("finish_reason")
+
+    @property
+    def stop_reason(self) -> str | int | None:
+        return self.raw.get("stop_reason")
+
+    @property
+    def logprobs(self) -> dict[str, Any] | None:
+        return self.raw.get("logprobs")
+
+    @property
+    def token_ids(self) -> list[int] | None:
+        return self.raw.get("token_ids")
+
+    @property
+    def prompt_token_ids(self) -> list[int] | None:
+        return self.raw.get("prompt_token_ids")
+
+
+class Completion(_Timed):
+    """A legacy ``/v1/completions`` answer; ``.text`` is the first choice's text."""
+
+    __slots__ = ("_choices",)
+
+    def __init__(self, raw: dict[str, Any], timing: RequestTiming | None = None) -> None:
+        self.raw = raw
+        self.timing = timing
+        self._choices: list[CompletionChoice] | None = None
+
+    @property
+    def choices(self) -> list[CompletionChoice]:
+        if self._choices is None:
+            self._choices = [CompletionChoice(c) for c in self.raw.get("choices") or () if isinstance(c, dict)]
+        return self._choices
+
+    @property
+    def text(self) -> str | None:
+        choices = self.choices
+        return choices[0].text if choices else None
+
+    @property
+    def texts(self) -> list[str]:
+        return [c.text for c in self.choices]
+
+    @property
+    def finish_reason(self) -> str | None:
+        choices = self.choices
+        return choices[0].finish_reason if choices else None
+
+    @property
+    def stop_reason(self) -> str | int | None:
+        choices = self.choices
+        return choices[0].stop_reason if choices else None
+
+    def __repr__(self) -> str:
+        return f"Completion(id={self.id!r}, model={self.model!r}, text={self.text!r}, usage={self.usage!r})"
+
+
+class Model(_RawView):
+    """A model the server serves (``/v1/models``)."""
+
+    __slots__ = ()
+
+    @property
+    def id(self) -> str:
+        return str(self.raw.get("id") or "")
+
+    @property
+    def object(self) -> str:
+        return str(self.raw.get("object") or "model")
+
+    @property
+    def created(self) -> int:
+        return int(self.raw.get("created") or 0)
+
+    @property
+    def owned_by(self) -> str | None:
+        return self.raw.get("owned_by")
+
+    @property
+    def root(self) -> str | None:
+        """The path or hub name the model was loaded from."""
+        return self.raw.get("root")
+
+    @property
+    def parent(self) -> str | None:
+        """For a LoRA adapter, the base model."""
+        return self.raw.get("parent")
+
+    @property
+    def max_model_len(self) -> int | None:
+        value = self.raw.get("max_model_len")
+        return int(value) if value is not None else None
+
+    def __repr__(self) -> str:
+        return f"Model(id={self.id!r}, max_model_len={self.max_model_len!r}, root={self.root!r})"
+
+
+class ModelList(list[Model]):
+    """``models.list()``: a list of :class:`Model` that also keeps the raw JSON."""
+
+    raw: dict[str, Any]
+
+    def __init__(self, raw: dict[str, Any]) -> None:
+        super().__init__(Model(m) for m in raw.get("data") or () if isinstance(m, dict))
+        self.raw = raw
+
+    @property
+    def ids(self) -> list[str]:
+        return [m.id for m in self]
+
+    def __iter__(self) -> Iterator[Model]:
+        return super().__iter__()

@@ -1,0 +1,51 @@
+"""Client-side stream timing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["StreamMetrics"]
+
+
+@dataclass(slots=True)
+class StreamMetrics:
+    """Timing of one stream, measured by the client (``perf_counter`` seconds).
+
+    ``ttft_s`` counts from sending the request to the first content, reasoning or tool
+    token (the role-only first chunk does not count); ``itl_s`` holds the gaps between
+    successive token events; ``chunks`` the SSE chunks decoded; ``completion_tokens``
+    the server's count from the usage chunk when it arrived, else the token events seen.
+    """
+
+    started: float
+    ttft_s: float | None = None
+    itl_s: list[float] = field(default_factory=list)
+    total_s: float | None = None
+    chunks: int = 0
+    completion_tokens: int | None = None
+    _last: float = field(default=0.0, repr=False)
+    _tokens: int = field(default=0, repr=False)
+
+    def token(self, now: float) -> None:
+        if self.ttft_s is None:
+            self.ttft_s = now - self.started
+        else:
+            self.itl_s.append(now - self._last)
+        self._last = now
+        self._tokens += 1
+
+    def finish(self, now: float, chunks: int, usage_tokens: int | None = None) -> None:
+        if self.total_s is None:
+            self.total_s = now - self.started
+        self.chunks = chunks
+        if usage_tokens is not None:
+            self.completion_tokens = usage_tokens
+        elif self.completion_tokens is None:
+            self.completion_tokens = self._tokens
+
+    @property
+    def tokens_per_s(self) -> float | None:
+        """Decode speed after the first token."""
+        if self.ttft_s is None or self.total_s is None or self.total_s <= self.ttft_s or self._tokens < 2:
+            return None
+        return (self._tokens - 1) / (self.total_s - self.ttft_s)

@@ -1,0 +1,317 @@
+"""Sync transport: the standard library's ``http.client`` with our own keep-alive pool.
+
+Chosen by measurement (``benchmarks/``): per request it costs less than half of urllib3
+and a quarter of httpx on the same loopback server, and its chunked reader is as cheap
+per streamed event. What it lacks we add here, in little code: a thread-safe pool with a
+connection cap, keep-alive expiry, proxies (absolute-form for http, CONNECT for https),
+TLS verification with an optional CA bundle, and a silent reconnect when a pooled
+connection turns out to be closed by the server before it read our request.
+"""
+
+from __future__ import annotations
+
+import http.client
+import socket
+import ssl
+import threading
+import time
+from base64 import b64encode
+from collections.abc import Iterator, Mapping
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from .._config import Limits, Timeout, redact_url
+from .._errors import APIConnectionError, APITimeoutError, StreamTimeoutError
+from .._protocol.deadlines import StreamDeadlines
+from .proxies import proxies_from_env, proxy_for
+
+__all__ = ["sleep", "SyncResponse", "SyncTransport"]
+
+_STALE = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError, ConnectionAbortedError)
+_Key = tuple[str, str, int, str | None]
+
+#: how the retry loop waits (a module attribute so the generated sync client gets time.sleep)
+sleep = time.sleep
+
+
+
+def _ssl_context(verify: bool | str) -> ssl.SSLContext:
+    if verify is False:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        return ctx
+    if isinstance(verify, str):
+        return ssl.create_default_context(cafile=verify)
+    return ssl.create_default_context()
+
+
+class _Pool:
+    """Idle keep-alive connections per (scheme, host, port, proxy), plus a cap on all open ones."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self._idle: dict[_Key, list[tuple[http.client.HTTPConnection, float]]] = {}
+        self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(limits.max_connections)
+        self.closed = False
+        self.in_use = 0
+
+    def acquire_slot(self, timeout: float | None) -> None:
+        if not self._slots.acquire(timeout=timeout if timeout is not None else -1):
+            raise APITimeoutError("timed out waiting for a free connection in the pool")
+        with self._lock:
+            self.in_use += 1
+
+    def release_slot(self) -> None:
+        with self._lock:
+            self.in_use -= 1
+        self._slots.release()
+
+    def take(self, key: _Key) -> http.client.HTTPConnection | None:
+        now = time.monotonic()
+        with self._lock:
+            idle = self._idle.get(key)
+            while idle:
+                conn, since = idle.pop()
+                if now - since < self.limits.keepalive_expiry:
+                    return conn
+                conn.close()
+        return None
+
+    def give_back(self, key: _Key, conn: http.client.HTTPConnection) -> None:
+        with self._lock:
+            if self.closed:
+                conn.close()
+                return
+            idle = self._idle.setdefault(key, [])
+            if len(idle) >= self.limits.max_keepalive:
+                conn.close()
+                return
+            idle.append((conn, time.monotonic()))
+
+    def close(self) -> None:
+        with self._lock:
+            self.closed = True
+            for idle in self._idle.values():
+                for conn, _ in idle:
+                    conn.close()
+            self._idle.clear()
+
+    @property
+    def idle_count(self) -> int:
+        with self._lock:
+            return sum(len(v) for v in self._idle.values())
+
+
+class SyncResponse:
+    """An answer whose body is read on demand. Reading it to the end returns the
+    connection to the pool; ``close()`` before the end closes the connection (which makes
+    vLLM abort the generation) and frees the pool slot."""
+
+    __slots__ = ("_conn", "_done", "_key", "_pool", "_resp", "headers", "status")
+
+    def __init__(self, pool: _Pool, key: _Key, conn: http.client.HTTPConnection,
+                 resp: http.client.HTTPResponse) -> None:
+        self._pool = pool
+        self._key = key
+        self._conn = conn
+        self._resp = resp
+        self.status = resp.status
+        self.headers: dict[str, str] = {k.lower(): v for k, v in resp.getheaders()}
+        self._done = False
+
+    def read(self) -> bytes:
+        """The whole body; the connection goes back to the pool."""
+        try:
+            data = self._resp.read()
+        except (OSError, http.client.HTTPException) as exc:
+            self._finish(reuse=False)
+            if isinstance(exc, TimeoutError):
+                raise APITimeoutError("timed out reading the response body", retryable=False) from exc
+            raise APIConnectionError(f"connection broke while reading the response: {exc!r}",
+                                     retryable=False) from exc
+        self._finish(reuse=not self._resp.will_close)
+        return data
+
+    def set_read_timeout(self, seconds: float | None) -> None:
+        sock = self._conn.sock
+        if sock is not None:
+            sock.settimeout(seconds)
+
+    def iter_bytes(self, deadlines: StreamDeadlines | None = None,
+                   read_timeout: float | None = None) -> Iterator[bytes]:
+        """Body chunks as they arrive (one read each). Each read waits at most until the
+        nearest stream deadline; expiry raises StreamTimeoutError, a silent socket
+        ``read_timeout`` APITimeoutError, and breaks APIConnectionError."""
+        read1 = self._resp.read1
+        sock = self._conn.sock
+        timed = deadlines is not None and deadlines.active
+        try:
+            while True:
+                if timed and deadlines is not None and sock is not None:
+                    now = time.monotonic()
+                    rem = deadlines.remaining(now)
+                    if rem is not None:
+                        if rem <= 0:
+                            raise StreamTimeoutError(f"stream {deadlines.expired(now) or 'timeout'} expired")
+                        sock.settimeout(rem if read_timeout is None else min(rem, read_timeout))
+                try:
+                    data = read1(65536)
+                except TimeoutError as exc:
+                    what = deadlines.expired(time.monotonic()) if deadlines is not None else None
+                    if what:
+                        raise StreamTimeoutError(f"stream {what} expired") from exc
+                    raise APITimeoutError("timed out reading the stream (read timeout)", retryable=False) from exc
+                except http.client.IncompleteRead as exc:
+                    raise APIConnectionError(f"connection closed mid-body: {exc!r}", retryable=False) from exc
+                except (OSError, http.client.HTTPException) as exc:
+                    raise APIConnectionError(f"connection broke mid-body: {exc!r}", retryable=False) from exc
+                if not data:
+                    break
+                yield data
+        except BaseException:
+            self._finish(reuse=False)
+            raise
+        self._finish(reuse=not self._resp.will_close)
+
+    def _finish(self, *, reuse: bool) -> None:
+        if self._done:
+            return
+        self._done = True
+        if reuse and self._resp.isclosed():
+            self._pool.give_back(self._key, self._conn)
+        else:
+            self._conn.close()
+        self._pool.release_slot()
+
+    def close(self) -> None:
+        """Give up on the rest of the body: the connection is closed, not reused."""
+        if not self._done:
+            self._finish(reuse=False)
+
+    close_now = close
+
+    @property
+    def closed(self) -> bool:
+        return self._done
+
+
+class SyncTransport:
+    """Thread-safe HTTP/1.1 client for one or more vLLM servers."""
+
+    def __init__(self, *, limits: Limits | None = None, verify: bool | str = True,
+                 trust_env: bool = True) -> None:
+        self._pool = _Pool(limits or Limits())
+        self._verify = verify
+        self._ssl: ssl.SSLContext | None = None
+        self._proxies = proxies_from_env() if trust_env else {}
+
+    # -- connections -------------------------------------------------------------------
+    def _ssl_ctx(self) -> ssl.SSLContext:
+        if self._ssl is None:
+            self._ssl = _ssl_context(self._verify)
+        return self._ssl
+
+    def _new_conn(self, key: _Key, timeout: Timeout) -> http.client.HTTPConnection:
+        scheme, host, port, proxy = key
+        conn: http.client.HTTPConnection
+        if proxy is None:
+            if scheme == "https":
+                conn = http.client.HTTPSConnection(host, port, timeout=timeout.connect, context=self._ssl_ctx())
+            else:
+                conn = http.client.HTTPConnection(host, port, timeout=timeout.connect)
+        else:
+            p = urlsplit(proxy)
+            pport = p.port or (443 if p.scheme == "https" else 80)
+            auth = _proxy_auth(proxy)
+            if scheme == "https":
+                conn = http.client.HTTPSConnection(p.hostname or "", pport, timeout=timeout.connect,
+                                                   context=self._ssl_ctx())
+                conn.set_tunnel(host, port, headers=auth)
+            else:
+                conn = http.client.HTTPConnection(p.hostname or "", pport, timeout=timeout.connect)
+        try:
+            conn.connect()
+        except TimeoutError as exc:
+            conn.close()
+            raise APITimeoutError(f"timed out connecting to {host}:{port}") from exc
+        except OSError as exc:
+            conn.close()
+            raise APIConnectionError(f"cannot connect to {host}:{port}: {exc}") from exc
+        if conn.sock is not None:
+            conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return conn
+
+    # -- requests ----------------------------------------------------------------------
+    def send(self, method: str, url: str, headers: Mapping[str, str], body: bytes | None,
+             timeout: Timeout) -> SyncResponse:
+        """Send a request and return once the status line and headers are in."""
+        parts = urlsplit(url)
+        scheme = parts.scheme
+        host = parts.hostname or ""
+        port = parts.port or (443 if scheme == "https" else 80)
+        proxy = proxy_for(scheme, host, self._proxies)
+        key: _Key = (scheme, host, port, proxy)
+        target = parts.path or "/"
+        if parts.query:
+            target += "?" + parts.query
+        hdrs = dict(headers)
+        if proxy is not None and scheme == "http":
+            target = url
+            hdrs.update(_proxy_auth(proxy))
+        if self._pool.closed:
+            raise APIConnectionError("the client is closed")
+        self._pool.acquire_slot(timeout.connect)
+        try:
+            return self._send_on_pool(key, method, target, hdrs, body, timeout, url)
+        except BaseException:
+            self._pool.release_slot()
+            raise
+
+    def _send_on_pool(self, key: _Key, method: str, target: str, headers: dict[str, str],
+                      body: bytes | None, timeout: Timeout, url: str) -> SyncResponse:
+        read_timeout = timeout.read
+        if timeout.total is not None:
+            read_timeout = timeout.total if read_timeout is None else min(read_timeout, timeout.total)
+        while True:
+            conn = self._pool.take(key)
+            reused = conn is not None
+            if conn is None:
+                conn = self._new_conn(key, timeout)
+            if conn.sock is not None:
+                conn.sock.settimeout(read_timeout)
+            try:
+                conn.request(method, target, body=body, headers=headers)
+                resp = conn.getresponse()
+            except _STALE as exc:
+                conn.close()
+                if reused:
+                    continue  # the server closed this idle connection; a fresh one will do
+                raise APIConnectionError(f"connection to {redact_url(url)} failed: {exc!r}") from exc
+            except TimeoutError as exc:
+                conn.close()
+                raise APITimeoutError(f"timed out waiting for {redact_url(url)} to answer") from exc
+            except (OSError, http.client.HTTPException) as exc:
+                conn.close()
+                raise APIConnectionError(f"request to {redact_url(url)} failed: {exc!r}") from exc
+            return SyncResponse(self._pool, key, conn, resp)
+
+    def close(self) -> None:
+        self._pool.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._pool.closed
+
+    def pool_stats(self) -> dict[str, Any]:
+        """Idle connections and free slots, for tests and debugging."""
+        return {"idle": self._pool.idle_count, "in_use": self._pool.in_use}
+
+
+def _proxy_auth(proxy: str) -> dict[str, str]:
+    p = urlsplit(proxy)
+    if p.username is None:
+        return {}
+    token = f"{unquote(p.username)}:{unquote(p.password or '')}".encode()
+    return {"Proxy-Authorization": "Basic " + b64encode(token).decode()}
