@@ -60,7 +60,7 @@ def convert(text: str) -> str:
     text = pattern.sub(lambda m: NAMES[m.group(1)], text)
     # Docstrings mention the async idioms; make them read right.
     text = text.replace("``async with``", "``with``").replace("async for", "for")
-    text = text.replace("close = close\n", "")
+    text = re.sub(r"^ *close = close\n\n?", "", text, flags=re.MULTILINE)
     return text
 
 

@@ -79,6 +79,6 @@ class RetryPolicy:
         if isinstance(error, APIError):
             asked = retry_after_seconds(error.headers, now=now)
             if asked is not None:
-                return min(asked, self.max_retry_after)
-        backoff = min(self.max_delay, self.base_delay * (2 ** (attempt - 1)))
-        return backoff * (0.5 + 0.5 * rand())
+                return float(min(asked, self.max_retry_after))
+        backoff: float = min(self.max_delay, self.base_delay * 2.0 ** (attempt - 1))
+        return backoff * (0.5 + 0.5 * float(rand()))

@@ -67,7 +67,9 @@ class AsyncChatCompletions:
     async def stream(self, *, messages: Sequence[Any], parse_think_tags: bool = False,
                      **params: Unpack[ChatCreateParams]) -> AsyncChatStream:
         """Same as ``create(stream=True)``."""
-        return await self.create(messages=messages, stream=True, parse_think_tags=parse_think_tags, **params)
+        result = await self.create(messages=messages, stream=True, parse_think_tags=parse_think_tags, **params)
+        assert isinstance(result, AsyncChatStream)
+        return result
 
 
 class AsyncChat:

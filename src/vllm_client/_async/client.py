@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
 
-from .._client_base import ClientCore, SharedState
+from .._client_base import ClientCore
 from .._config import UNSET, ClientConfig, Limits, OnRetry, Timeout, TimeoutLike
 from .._errors import APITimeoutError, ResponseParseError, VllmError, error_from_response
 from .._json import loads

@@ -51,7 +51,7 @@ def json_schema_for(tp: Any) -> dict[str, Any]:
         options = [json_schema_for(a) for a in args]
         return {"anyOf": options}
     if origin in (list, tuple, set, frozenset) or tp in (list, tuple, set, frozenset):
-        item = args[0] if args and args[-1] is not Ellipsis or len(args) == 2 else Any
+        item = args[0] if (args and args[-1] is not Ellipsis) or len(args) == 2 else Any
         if origin is tuple and args and (len(args) != 2 or args[1] is not Ellipsis):
             return {"type": "array", "prefixItems": [json_schema_for(a) for a in args],
                     "minItems": len(args), "maxItems": len(args)}

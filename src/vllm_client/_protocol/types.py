@@ -41,7 +41,7 @@ class _RawView:
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
             return NotImplemented
-        return self.raw == other.raw  # type: ignore[attr-defined, no-any-return]
+        return bool(self.raw == other.raw)  # type: ignore[attr-defined,unused-ignore]
 
     def __hash__(self) -> int:
         return id(self)

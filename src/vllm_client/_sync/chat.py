@@ -68,7 +68,9 @@ class ChatCompletions:
     def stream(self, *, messages: Sequence[Any], parse_think_tags: bool = False,
                      **params: Unpack[ChatCreateParams]) -> ChatStream:
         """Same as ``create(stream=True)``."""
-        return self.create(messages=messages, stream=True, parse_think_tags=parse_think_tags, **params)
+        result = self.create(messages=messages, stream=True, parse_think_tags=parse_think_tags, **params)
+        assert isinstance(result, ChatStream)
+        return result
 
 
 class Chat:

@@ -102,7 +102,6 @@ class Stream(Generic[E, F]):
         if self._iterator is not None:
             self._iterator.close()  # type: ignore[attr-defined]
 
-    
     def __enter__(self) -> Stream[E, F]:
         return self
 

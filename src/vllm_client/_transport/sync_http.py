@@ -25,7 +25,7 @@ from .._errors import APIConnectionError, APITimeoutError, StreamTimeoutError
 from .._protocol.deadlines import StreamDeadlines
 from .proxies import proxies_from_env, proxy_for
 
-__all__ = ["sleep", "SyncResponse", "SyncTransport"]
+__all__ = ["SyncResponse", "SyncTransport", "sleep"]
 
 _STALE = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError, ConnectionAbortedError)
 _Key = tuple[str, str, int, str | None]
