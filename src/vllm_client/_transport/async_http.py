@@ -33,15 +33,22 @@ class AsyncResponse:
     """An answer whose body is read on demand. Reading to the end releases the connection
     to the pool; ``aclose()`` before the end closes it (vLLM then aborts the generation)."""
 
-    __slots__ = ("_resp", "_transport", "closed", "headers", "status")
+    __slots__ = ("_headers", "_resp", "_transport", "closed", "status")
 
     def __init__(self, transport: AsyncTransport, resp: aiohttp.ClientResponse) -> None:
         self._transport = transport
         self._resp = resp
         self.status = resp.status
-        self.headers: dict[str, str] = {k.lower(): v for k, v in resp.headers.items()}
+        self._headers: dict[str, str] | None = None
         self.closed = False
         transport.in_use += 1
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Response headers, names lower-cased (built on first use: most calls never look)."""
+        if self._headers is None:
+            self._headers = {k.lower(): v for k, v in self._resp.headers.items()}
+        return self._headers
 
     async def aread(self) -> bytes:
         try:
@@ -120,6 +127,7 @@ class AsyncTransport:
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._proxies = proxies_from_env() if trust_env else {}
+        self._timeouts: dict[Timeout, aiohttp.ClientTimeout] = {}
         self._closed = False
         self.in_use = 0
 
@@ -161,9 +169,12 @@ class AsyncTransport:
                    timeout: Timeout) -> AsyncResponse:
         """Send a request; return once the status line and headers are in."""
         session = self._get_session()
-        read = timeout.read
-        ct = aiohttp.ClientTimeout(total=timeout.total, sock_connect=timeout.connect, sock_read=read,
-                                   connect=None)
+        ct = self._timeouts.get(timeout)
+        if ct is None:
+            ct = aiohttp.ClientTimeout(total=timeout.total, sock_connect=timeout.connect, sock_read=timeout.read,
+                                       connect=None)
+            if len(self._timeouts) < 64:
+                self._timeouts[timeout] = ct
         proxy = None
         if self._proxies:
             parts = urlsplit(url)

@@ -109,7 +109,7 @@ class SyncResponse:
     connection to the pool; ``close()`` before the end closes the connection (which makes
     vLLM abort the generation) and frees the pool slot."""
 
-    __slots__ = ("_conn", "_done", "_key", "_pool", "_resp", "headers", "status")
+    __slots__ = ("_conn", "_done", "_headers", "_key", "_pool", "_resp", "status")
 
     def __init__(self, pool: _Pool, key: _Key, conn: http.client.HTTPConnection,
                  resp: http.client.HTTPResponse) -> None:
@@ -118,8 +118,15 @@ class SyncResponse:
         self._conn = conn
         self._resp = resp
         self.status = resp.status
-        self.headers: dict[str, str] = {k.lower(): v for k, v in resp.getheaders()}
+        self._headers: dict[str, str] | None = None
         self._done = False
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Response headers, names lower-cased (built on first use: most calls never look)."""
+        if self._headers is None:
+            self._headers = {k.lower(): v for k, v in self._resp.getheaders()}
+        return self._headers
 
     def read(self) -> bytes:
         """The whole body; the connection goes back to the pool."""

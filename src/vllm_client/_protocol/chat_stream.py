@@ -1,0 +1,383 @@
+"""Chat stream state: ``chat.completion.chunk`` dicts -> events, and -> the final answer.
+
+Sans-I/O and clock-free: :class:`ChatStreamState` is fed decoded chunk dicts (by
+:mod:`.stream_decoder`) and returns the events each one produces; :meth:`final` builds
+the dict a non-streamed request would have returned, so a streamed answer and a plain
+one are the same :class:`ChatCompletion`.
+
+Why it looks the way it does: this runs once per streamed token (10^4-10^5 chunks/s
+per process), and the whole client budget is a few microseconds per chunk. The common
+chunk (one choice, a delta holding only ``content``, no finish, logprobs or token ids)
+takes a fixed handful of dict lookups, one list append and one event; everything else
+(tool calls, reasoning, finish, usage, n > 1, think-tag splitting) goes through the
+general path. Text is kept as lists of pieces and joined only in :meth:`final`.
+
+What vLLM 0.32 sends (see the captures in ``shared/fixtures/real-vllm-0.32``):
+
+* a role-only first chunk per choice (``{"role": "assistant", "content": ""}``);
+* ``delta.reasoning`` (older servers: ``reasoning_content``) with a reasoning parser;
+* tool calls as ``delta.tool_calls[*]``: a first piece with ``id``/``type``/
+  ``function.name`` and then ``function.arguments`` fragments, one call after the other;
+* ``finish_reason`` on a chunk that may also carry the last content or be an empty delta;
+* with ``include_usage`` a last chunk with ``choices: []`` and ``usage``; with
+  ``continuous_usage_stats`` every chunk carries the running usage as well.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .events import (
+    ChatStreamEvent,
+    Content,
+    Done,
+    Finish,
+    Reasoning,
+    ToolCallComplete,
+    ToolCallDelta,
+)
+from .events import Usage as UsageEvent
+from .think import PieceKind, ThinkTagSplitter
+from .types import ChatCompletion, ToolCall, Usage
+
+__all__ = ["ChatStreamState"]
+
+# Keys of a bare chunk: id, object, created, model, choices. A chunk with more keys
+# (usage, system_fingerprint, prompt_token_ids, ...) takes the general path.
+_PLAIN_CHUNK_KEYS = 5
+
+# Top-level fields of vLLM 0.32's non-streamed chat answer that a stream never sends:
+# filled with their null defaults so both answers have the same shape.
+_TOP_DEFAULTS: dict[str, Any] = {
+    "service_tier": None,
+    "system_fingerprint": None,
+    "prompt_logprobs": None,
+    "prompt_token_ids": None,
+    "prompt_text": None,
+    "kv_transfer_params": None,
+    "ec_transfer_params": None,
+    "metrics": None,
+}
+_NOT_TOP = frozenset({"object", "choices", "usage"})
+
+
+class _ToolAcc:
+    """One tool call being streamed; ``arguments`` is a list of fragments."""
+
+    __slots__ = ("arguments", "complete", "id", "index", "name", "type")
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+        self.id: str | None = None
+        self.type = "function"
+        self.name: str | None = None
+        self.arguments: list[str] = []
+        self.complete = False
+
+    def raw(self) -> dict[str, Any]:
+        """The call as it appears in a non-streamed ``message.tool_calls``."""
+        return {
+            "id": self.id,
+            "type": self.type,
+            "function": {"name": self.name, "arguments": "".join(self.arguments)},
+        }
+
+
+class _ChoiceAcc:
+    """What one choice (``index``) has received so far."""
+
+    __slots__ = (
+        "content",
+        "finish_reason",
+        "finished",
+        "index",
+        "logprobs",
+        "reasoning",
+        "role",
+        "splitter",
+        "stop_reason",
+        "token_ids",
+        "tools",
+    )
+
+    def __init__(self, index: int, splitter: ThinkTagSplitter | None) -> None:
+        self.index = index
+        self.role = "assistant"
+        self.content: list[str] = []
+        self.reasoning: list[str] = []
+        self.tools: dict[int, _ToolAcc] = {}
+        self.logprobs: list[Any] | None = None
+        self.token_ids: list[int] | None = None
+        self.finish_reason: str | None = None
+        self.stop_reason: str | int | None = None
+        self.finished = False
+        self.splitter = splitter
+
+    def message(self) -> dict[str, Any]:
+        content = "".join(self.content)
+        reasoning = "".join(self.reasoning) if self.reasoning else None
+        tools = [t.raw() for t in sorted(self.tools.values(), key=_tool_index)]
+        if not content and (reasoning is not None or tools):
+            # vLLM answers ``content: null`` when the model produced only reasoning or calls.
+            content_value: str | None = None
+        else:
+            content_value = content
+        msg: dict[str, Any] = {
+            "role": self.role,
+            "content": content_value,
+            "refusal": None,
+            "annotations": None,
+            "audio": None,
+            "function_call": None,
+        }
+        if tools:
+            msg["tool_calls"] = tools
+        msg["reasoning"] = reasoning
+        return msg
+
+    def raw(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "message": self.message(),
+            "logprobs": {"content": list(self.logprobs)} if self.logprobs is not None else None,
+            "finish_reason": self.finish_reason,
+            "stop_reason": self.stop_reason,
+            "token_ids": list(self.token_ids) if self.token_ids is not None else None,
+            "routed_experts": None,
+        }
+
+
+def _tool_index(tool: _ToolAcc) -> int:
+    return tool.index
+
+
+class ChatStreamState:
+    """Turns decoded ``chat.completion.chunk`` dicts into :mod:`events <.events>`.
+
+    ``feed`` returns the events of one chunk; ``end`` (at ``[DONE]``) completes what is
+    still open and returns ``Done``; ``final`` assembles the answer received so far.
+    ``token_chunks`` counts chunks that carried a token (content, reasoning or a tool-call
+    piece), which the I/O layer turns into time-to-first-token and inter-token latency.
+    """
+
+    __slots__ = ("_choices", "_parse_think", "_top", "_usage", "token_chunks")
+
+    def __init__(self, *, parse_think_tags: bool = False) -> None:
+        self._parse_think = parse_think_tags
+        self._choices: dict[int, _ChoiceAcc] = {}
+        self._top: dict[str, Any] | None = None
+        self._usage: dict[str, Any] | None = None
+        self.token_chunks = 0
+
+    # -- feeding ----------------------------------------------------------------------
+
+    def feed(self, chunk: dict[str, Any]) -> list[ChatStreamEvent]:
+        """The events of one chunk, in order: reasoning, content, tool-call pieces,
+        completed tool calls, finish; then usage for the final usage-only chunk."""
+        if len(chunk) != _PLAIN_CHUNK_KEYS or self._top is None:
+            return self._feed_general(chunk)
+        choices = chunk["choices"]
+        if len(choices) == 1 and not self._parse_think:
+            c = choices[0]
+            delta = c["delta"]
+            if (
+                len(delta) == 1
+                and c.get("finish_reason") is None
+                and c.get("logprobs") is None
+                and c.get("token_ids") is None
+            ):
+                text = delta.get("content")
+                if text is not None:
+                    index = c.get("index", 0)
+                    acc = self._choices.get(index)
+                    if acc is not None:
+                        if not text:
+                            return []
+                        acc.content.append(text)
+                        self.token_chunks += 1
+                        return [Content(text, index)]
+        return self._feed_general(chunk)
+
+    def _feed_general(self, chunk: dict[str, Any]) -> list[ChatStreamEvent]:
+        out: list[ChatStreamEvent] = []
+        top = self._top
+        if top is None:
+            top = self._top = {}
+        if len(chunk) != _PLAIN_CHUNK_KEYS or not top:
+            # First chunk, or one with extra fields (prompt_token_ids, system_fingerprint...).
+            for key, value in chunk.items():
+                if key not in _NOT_TOP and (value is not None or key not in top):
+                    top[key] = value
+        choices = chunk.get("choices") or ()
+        carried = False
+        for c in choices:
+            carried = self._feed_choice(c, out) or carried
+        if carried:
+            self.token_chunks += 1
+        usage = chunk.get("usage")
+        if isinstance(usage, dict):
+            self._usage = usage
+            if not choices:
+                out.append(UsageEvent(Usage(usage)))
+        return out
+
+    def _choice(self, index: int) -> _ChoiceAcc:
+        acc = self._choices.get(index)
+        if acc is None:
+            acc = self._choices[index] = _ChoiceAcc(index, ThinkTagSplitter() if self._parse_think else None)
+        return acc
+
+    def _feed_choice(self, c: dict[str, Any], out: list[ChatStreamEvent]) -> bool:
+        """Apply one ``choices[i]`` entry; return whether it carried a token."""
+        index = c.get("index") or 0
+        acc = self._choice(index)
+        delta = c.get("delta") or {}
+        carried = False
+        role = delta.get("role")
+        if role:
+            acc.role = role
+        logprobs = c.get("logprobs")
+        lp_content = logprobs.get("content") if isinstance(logprobs, dict) else None
+        if lp_content is not None:
+            if acc.logprobs is None:
+                acc.logprobs = []
+            acc.logprobs.extend(lp_content)
+        token_ids = c.get("token_ids")
+        if token_ids is not None:
+            if acc.token_ids is None:
+                acc.token_ids = []
+            acc.token_ids.extend(token_ids)
+
+        reasoning = delta.get("reasoning")
+        if reasoning is None:
+            reasoning = delta.get("reasoning_content")
+        if reasoning:
+            acc.reasoning.append(reasoning)
+            out.append(Reasoning(reasoning, index))
+            carried = True
+
+        text = delta.get("content")
+        if acc.splitter is not None:
+            if text:
+                carried = self._split(acc, acc.splitter.feed(text), logprobs, token_ids, out) or carried
+            elif logprobs is not None or token_ids is not None:
+                carried = True
+        elif text or logprobs is not None or token_ids is not None:
+            # An empty piece is still reported when it carries a token's logprobs/ids
+            # (vLLM sends e.g. a "" token with its logprobs), so events lose nothing.
+            if text:
+                acc.content.append(text)
+            out.append(Content(text or "", index, logprobs, token_ids))
+            carried = True
+
+        tool_calls = delta.get("tool_calls")
+        if tool_calls:
+            for piece in tool_calls:
+                self._tool_piece(acc, piece, out)
+            carried = True
+
+        finish = c.get("finish_reason")
+        if finish is not None and not acc.finished:
+            self._close_choice(acc, out)
+            acc.finished = True
+            acc.finish_reason = finish
+            acc.stop_reason = c.get("stop_reason")
+            out.append(Finish(finish, acc.stop_reason, index))
+        return carried
+
+    def _split(
+        self,
+        acc: _ChoiceAcc,
+        pieces: list[tuple[PieceKind, str]],
+        logprobs: Any,
+        token_ids: list[int] | None,
+        out: list[ChatStreamEvent],
+    ) -> bool:
+        """Emit think-splitter pieces; the chunk's logprobs/ids ride on its first Content."""
+        for kind, piece in pieces:
+            if not piece:
+                continue
+            if kind == "reasoning":
+                acc.reasoning.append(piece)
+                out.append(Reasoning(piece, acc.index))
+            else:
+                acc.content.append(piece)
+                out.append(Content(piece, acc.index, logprobs, token_ids))
+                logprobs = token_ids = None
+        return True
+
+    def _tool_piece(self, acc: _ChoiceAcc, piece: dict[str, Any], out: list[ChatStreamEvent]) -> None:
+        tindex = piece.get("index")
+        if tindex is None:
+            tindex = max(acc.tools) if acc.tools else 0
+        tool = acc.tools.get(tindex)
+        if tool is None:
+            # A new call starts: the calls before it are complete (vLLM streams them in turn).
+            for other in acc.tools.values():
+                if not other.complete and other.index < tindex:
+                    self._complete(acc, other, out)
+            tool = acc.tools[tindex] = _ToolAcc(tindex)
+        call_id = piece.get("id")
+        if call_id:
+            tool.id = call_id
+        kind = piece.get("type")
+        if kind:
+            tool.type = kind
+        fn = piece.get("function") or {}
+        name = fn.get("name")
+        if name and not tool.name:
+            tool.name = name
+        args = fn.get("arguments")
+        if args:
+            tool.arguments.append(args)
+        out.append(ToolCallDelta(tindex, call_id, name, args or "", acc.index))
+
+    def _complete(self, acc: _ChoiceAcc, tool: _ToolAcc, out: list[ChatStreamEvent]) -> None:
+        tool.complete = True
+        out.append(ToolCallComplete(ToolCall(tool.raw()), acc.index))
+
+    def _close_choice(self, acc: _ChoiceAcc, out: list[ChatStreamEvent]) -> None:
+        """A choice ends: flush the think splitter, complete its open tool calls."""
+        if acc.splitter is not None:
+            self._split(acc, acc.splitter.flush(), None, None, out)
+        for tool in sorted(acc.tools.values(), key=_tool_index):
+            if not tool.complete:
+                self._complete(acc, tool, out)
+
+    def end(self) -> list[ChatStreamEvent]:
+        """``[DONE]``: complete what a choice without finish_reason left open, then Done."""
+        out: list[ChatStreamEvent] = []
+        for index in sorted(self._choices):
+            acc = self._choices[index]
+            if not acc.finished:
+                self._close_choice(acc, out)
+        out.append(Done())
+        return out
+
+    # -- assembly ---------------------------------------------------------------------
+
+    @property
+    def usage(self) -> Usage | None:
+        """The final usage (or, mid-stream with continuous usage stats, the latest)."""
+        return Usage(self._usage) if self._usage is not None else None
+
+    def final(self) -> ChatCompletion:
+        """The answer received so far, shaped exactly like vLLM's non-streamed answer.
+
+        Text the think splitter still holds back (a possible partial tag) is not
+        included until the choice ends.
+        """
+        top = self._top or {}
+        raw: dict[str, Any] = {
+            "id": top.get("id"),
+            "object": "chat.completion",
+            "created": top.get("created"),
+            "model": top.get("model"),
+            "choices": [self._choices[i].raw() for i in sorted(self._choices)],
+        }
+        raw.update(_TOP_DEFAULTS)
+        raw["usage"] = self._usage
+        for key, value in top.items():
+            if key not in raw or value is not None:
+                raw[key] = value
+        return ChatCompletion(raw)

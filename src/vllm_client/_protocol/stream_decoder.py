@@ -1,0 +1,234 @@
+"""Bytes -> stream events: the whole decode pipeline the sync and async shells share.
+
+``feed(bytes)`` runs SSE framing (:class:`.sse.SSEDecoder`), JSON decoding and the
+stream state machine, and returns the events those bytes completed. ``close()`` is
+called when the body ended and turns a stream that stopped before ``data: [DONE]``
+into a :class:`StreamError`: a dropped connection must never look like a short answer.
+
+Errors, all raised from ``feed``:
+
+* an error frame inside the 200 stream (vLLM sends ``data: {"error": {...}}`` when
+  generation fails after the headers went out) -> the :class:`APIError` subclass its
+  ``code`` maps to, as if it had been the HTTP status;
+* a payload that is not JSON, not a JSON object, or not shaped like a chunk, or an
+  event over ``max_event_size`` -> :class:`StreamError` with a short excerpt.
+
+When the bad payload shares a read with good chunks, their events are returned first
+and the error is raised by the next ``feed``/``close``.
+
+Per-feed counters (``last_token_chunks``, ``first_token_in_last_feed``) let the I/O
+layer time the first token and the gaps between tokens with one clock read per
+socket read, without looking at the events.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Generic, Protocol, TypeVar
+
+from .._errors import StreamError, VllmError, error_from_stream_frame
+from .._json import JSONDecodeError, loads
+from .chat_stream import ChatStreamState
+from .completion_stream import CompletionStreamState
+from .events import ChatStreamEvent, CompletionStreamEventType
+from .sse import SSEDecoder, SSEError
+from .types import ChatCompletion, Completion
+
+__all__ = ["DEFAULT_MAX_EVENT_SIZE", "ChatStreamDecoder", "CompletionStreamDecoder"]
+
+DEFAULT_MAX_EVENT_SIZE = 16 * 1024 * 1024
+"""Bytes one SSE event may take before the stream is rejected (a runaway server guard)."""
+
+_DONE = b"[DONE]"
+_EXCERPT = 120
+
+E = TypeVar("E")
+F = TypeVar("F")
+F_co = TypeVar("F_co", covariant=True)
+
+
+class _State(Protocol[E, F_co]):
+    """What a decoder needs from a stream state machine."""
+
+    @property
+    def token_chunks(self) -> int: ...
+
+    def feed(self, chunk: dict[str, Any]) -> list[E]: ...
+
+    def end(self) -> list[E]: ...
+
+    def final(self) -> F_co: ...
+
+
+def _as_error(exc: Exception, payload: bytes) -> VllmError:
+    """The exception a bad payload raises: error frames as they are, the rest as StreamError."""
+    if isinstance(exc, VllmError):
+        return exc
+    if isinstance(exc, JSONDecodeError):
+        err = StreamError(f"stream chunk is not valid JSON: {_excerpt(payload)!r}")
+    else:
+        err = StreamError(f"unexpected stream chunk ({type(exc).__name__}: {exc}): {_excerpt(payload)!r}")
+    err.__cause__ = exc
+    return err
+
+
+def _excerpt(data: bytes) -> str:
+    text = data[:_EXCERPT].decode("utf-8", "replace")
+    return text + ("..." if len(data) > _EXCERPT else "")
+
+
+class _StreamDecoder(Generic[E, F]):
+    """SSE -> JSON -> state, for any stream state with ``feed``/``end``/``final``."""
+
+    __slots__ = ("_chunks", "_done", "_error", "_request_id", "_sse", "_state", "last_token_chunks")
+
+    def __init__(self, state: _State[E, F], *, max_event_size: int, request_id: str | None) -> None:
+        self._state = state
+        self._sse = SSEDecoder(max_event_size=max_event_size)
+        self._request_id = request_id
+        self._done = False
+        self._error: VllmError | None = None
+        self._chunks = 0
+        self.last_token_chunks = 0
+        """Chunks in the last ``feed`` call that carried a token (content, reasoning, tool)."""
+
+    @property
+    def done(self) -> bool:
+        """Whether ``data: [DONE]`` was received."""
+        return self._done
+
+    @property
+    def chunks(self) -> int:
+        """JSON chunks decoded so far (``[DONE]`` and comments not counted)."""
+        return self._chunks
+
+    @property
+    def token_chunks(self) -> int:
+        """Chunks so far that carried a token."""
+        return self._state.token_chunks
+
+    @property
+    def first_token_in_last_feed(self) -> bool:
+        """True exactly once: for the ``feed`` call whose bytes held the first token."""
+        return self.last_token_chunks > 0 and self.last_token_chunks == self._state.token_chunks
+
+    @property
+    def request_id(self) -> str | None:
+        return self._request_id
+
+    def final(self) -> F:
+        """The answer assembled from what was received so far."""
+        return self._state.final()
+
+    def feed(self, data: bytes) -> list[E]:
+        """Decode the next bytes of the body; return the events they complete.
+
+        A failure inside a read that also completed good events returns those events
+        first and raises on the next ``feed``/``close``: no received token is lost.
+        """
+        if self._error is not None:
+            raise self._error
+        if self._done:
+            self.last_token_chunks = 0
+            return []
+        try:
+            sse_events = self._sse.feed(data)
+        except SSEError as exc:
+            raise StreamError(f"malformed event stream: {exc}") from None
+        if not sse_events:
+            self.last_token_chunks = 0
+            return []
+        state = self._state
+        before = state.token_chunks
+        feed = state.feed
+        out: list[E] | None = None
+        error: VllmError | None = None
+        # One loop for bulk reads and one-event reads alike, kept flat: this is the
+        # per-chunk hot path (no helper calls, no intermediate objects).
+        for sse_event in sse_events:
+            payload = sse_event[0]
+            if payload == _DONE:
+                self._done = True
+                events = state.end()
+            else:
+                try:
+                    chunk = loads(payload)
+                    if "choices" not in chunk:
+                        self._check_chunk(chunk, payload)
+                    events = feed(chunk)
+                except Exception as exc:
+                    if isinstance(exc, JSONDecodeError) and not payload.strip():
+                        continue  # an empty ``data:`` line carries nothing
+                    error = _as_error(exc, payload)
+                    break
+                self._chunks += 1
+            if out is None:
+                out = events
+            else:
+                out += events
+            if self._done:
+                break
+        self.last_token_chunks = state.token_chunks - before
+        if error is not None:
+            if not out:
+                raise error
+            self._error = error
+        return out if out is not None else []
+
+    def _check_chunk(self, chunk: Any, payload: bytes) -> None:
+        """Slow path for a payload without ``choices``: an error frame, or garbage."""
+        if not isinstance(chunk, dict):
+            raise StreamError(f"stream chunk is not a JSON object: {_excerpt(payload)!r}")
+        if "error" in chunk or chunk.get("object") == "error":
+            raise error_from_stream_frame(chunk, request_id=self._request_id)
+
+    def close(self) -> None:
+        """The body ended. Raises :class:`StreamError` unless ``[DONE]`` was received
+        (or the error a previous ``feed`` deferred)."""
+        if self._error is not None:
+            self._sse.flush()
+            raise self._error
+        if self._done:
+            self._sse.flush()
+            return
+        pending = self._sse.pending_bytes
+        self._sse.flush()
+        tail = f" ({pending} bytes of an unfinished event)" if pending else ""
+        raise StreamError(f"stream ended before [DONE] after {self._chunks} chunks{tail}")
+
+
+class ChatStreamDecoder(_StreamDecoder[ChatStreamEvent, ChatCompletion]):
+    """Bytes of a ``/v1/chat/completions`` stream -> :class:`StreamEvent` events."""
+
+    __slots__ = ()
+
+    def __init__(
+        self,
+        *,
+        parse_think_tags: bool = False,
+        max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(
+            ChatStreamState(parse_think_tags=parse_think_tags),
+            max_event_size=max_event_size,
+            request_id=request_id,
+        )
+
+
+class CompletionStreamDecoder(_StreamDecoder[CompletionStreamEventType, Completion]):
+    """Bytes of a legacy ``/v1/completions`` stream -> :class:`CompletionStreamEvent` events.
+
+    ``parse_think_tags`` is accepted for a uniform constructor and ignored: legacy
+    completions have no reasoning events.
+    """
+
+    __slots__ = ()
+
+    def __init__(
+        self,
+        *,
+        parse_think_tags: bool = False,
+        max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(CompletionStreamState(), max_event_size=max_event_size, request_id=request_id)
