@@ -37,13 +37,15 @@ class SharedState:
 class ClientCore:
     """Pure request preparation for one client configuration."""
 
-    __slots__ = ("_base_headers", "_has_request_id", "config", "retry", "roots", "shared")
+    __slots__ = ("_base_headers", "_bases", "_has_request_id", "config", "retry", "roots", "shared")
 
     def __init__(self, config: ClientConfig, shared: SharedState | None = None) -> None:
         self.config = config
         self.shared = shared or SharedState()
         self.retry = RetryPolicy(max_retries=config.max_retries)
         self.roots = tuple(server_root(u) for u in config.base_urls)
+        # A base URL may carry a query (gateways: "?api-version=..."): it goes after the path.
+        self._bases = tuple(tuple(u.split("?", 1)) if "?" in u else (u, "") for u in config.base_urls)
         headers = {
             "Content-Type": "application/json",
             "Accept": "application/json",
@@ -66,11 +68,12 @@ class ClientCore:
             return self.shared.cursor
 
     def url(self, spec: RequestSpec, server: int = 0) -> str:
-        base = self.roots[server] if spec.root else self.config.base_urls[server]
-        url = base + spec.path
+        base, query = self._bases[server]
+        url = (self.roots[server] if spec.root else base) + spec.path
         if spec.query:
-            url += ("&" if "?" in url else "?") + urlencode(spec.query, doseq=True)
-        return url
+            extra = urlencode(spec.query, doseq=True)
+            query = f"{query}&{extra}" if query else extra
+        return f"{url}?{query}" if query else url
 
     # -- headers and body ----------------------------------------------------------------
     def headers(self, spec: RequestSpec) -> tuple[dict[str, str], str]:

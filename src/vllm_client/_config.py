@@ -41,7 +41,8 @@ class Timeout:
     def __post_init__(self) -> None:
         for name in ("connect", "read", "first_token", "idle", "total"):
             value = getattr(self, name)
-            if value is not None and (not isinstance(value, (int, float)) or value <= 0):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                      or not value > 0):  # "not > 0" also rejects NaN
                 raise ValueError(f"Timeout.{name} must be a positive number of seconds or None, got {value!r}")
 
     @classmethod
@@ -103,9 +104,7 @@ def redact_url(url: str) -> str:
     parts = urlsplit(url)
     if parts.username is None and parts.password is None:
         return url
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
+    host = parts.netloc.rsplit("@", 1)[-1]  # keeps [IPv6] brackets and the port as written
     return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
 
 
@@ -117,8 +116,8 @@ def _env_float(env: Mapping[str, str], name: str) -> float | None:
         value = float(raw)
     except ValueError:
         raise ValueError(f"{name} must be a number of seconds, got {raw!r}") from None
-    if value <= 0:
-        raise ValueError(f"{name} must be positive, got {raw!r}")
+    if not value > 0:  # also rejects NaN
+        raise ValueError(f"{name} must be a positive number of seconds, got {raw!r}")
     return value
 
 
@@ -127,9 +126,12 @@ def _env_int(env: Mapping[str, str], name: str) -> int | None:
     if raw is None or raw.strip() == "":
         return None
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
-        raise ValueError(f"{name} must be an integer, got {raw!r}") from None
+        raise ValueError(f"{name} must be an integer >= 0, got {raw!r}") from None
+    if value < 0:
+        raise ValueError(f"{name} must be an integer >= 0, got {raw!r}")
+    return value
 
 
 OnRetry = Callable[[int, BaseException, float], Any]

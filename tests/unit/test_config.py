@@ -119,12 +119,6 @@ def test_error_messages_do_not_leak_credentials() -> None:
     assert "s3cret" not in str(info.value)
 
 
-@pytest.mark.xfail(
-    reason="BUG: _config.py normalize_base_url keeps a query string and _client_base.py ClientCore.url "
-    "appends the path after it ('http://h/v1?api-version=1/chat/completions'); either reject "
-    "a query in base_url or put it after the path",
-    strict=True,
-)
 def test_base_url_with_query_builds_valid_urls() -> None:
     try:
         config = build("http://h:8000/v1?api-version=1")
@@ -165,11 +159,6 @@ def test_redact_url(url: str, expected: str) -> None:
     assert "pw" not in out and "user" not in out
 
 
-@pytest.mark.xfail(
-    reason="BUG: _config.py redact_url rebuilds the host from .hostname and drops the IPv6 "
-    "brackets: 'http://u:p@[::1]:8000/v1' -> 'http://::1:8000/v1'",
-    strict=True,
-)
 def test_redact_url_keeps_ipv6_brackets() -> None:
     assert redact_url("http://u:p@[::1]:8000/v1") == "http://[::1]:8000/v1"
 
@@ -249,11 +238,6 @@ def test_bad_env_values_are_clear_value_errors(env: dict[str, str], pattern: str
         build(env=env)
 
 
-@pytest.mark.xfail(
-    reason="BUG: _config.py ClientConfig.build: VLLM_MAX_RETRIES=-1 gives 'max_retries must be an "
-    "integer >= 0, got -1' without naming the env var the bad value came from",
-    strict=True,
-)
 def test_negative_env_max_retries_names_the_variable() -> None:
     with pytest.raises(ValueError, match="VLLM_MAX_RETRIES"):
         build(env={"VLLM_MAX_RETRIES": "-1"})
@@ -264,11 +248,6 @@ def test_negative_env_max_retries_is_value_error() -> None:
         build(env={"VLLM_MAX_RETRIES": "-1"})
 
 
-@pytest.mark.xfail(
-    reason="BUG: _config.py _env_float / Timeout.__post_init__ accept NaN ('nan' <= 0 is False): "
-    "VLLM_TIMEOUT=nan gives Timeout(connect=nan, read=nan) which fails only at send time",
-    strict=True,
-)
 def test_nan_env_timeout_is_value_error() -> None:
     with pytest.raises(ValueError):
         build(env={"VLLM_TIMEOUT": "nan"})
@@ -338,9 +317,6 @@ def test_timeout_fields_validated(field: str, bad: Any) -> None:
         Timeout(**{field: bad})
 
 
-@pytest.mark.xfail(
-    reason="BUG: _config.py Timeout.__post_init__ accepts NaN (nan <= 0 is False)", strict=True
-)
 def test_timeout_rejects_nan() -> None:
     with pytest.raises(ValueError):
         Timeout(read=math.nan)
