@@ -194,7 +194,11 @@ class Connection(asyncio.Protocol):
                 body, consumed = bytes(self._buf[start : start + length]), start + length
             del self._buf[:consumed]
             self._expect_continue_sent = False
-            path, _, query = target.partition("?")
+            origin_form = target
+            if target.startswith(("http://", "https://")):  # absolute form, as sent to a proxy
+                slash = target.find("/", target.index("//") + 2)
+                origin_form = target[slash:] if slash >= 0 else "/"
+            path, _, query = origin_form.partition("?")
             req = RecordedRequest(
                 method=method,
                 path=unquote(path),
