@@ -26,13 +26,19 @@ class StreamMetrics:
     _last: float = field(default=0.0, repr=False)
     _tokens: int = field(default=0, repr=False)
 
-    def token(self, now: float) -> None:
+    def tokens(self, now: float, count: int = 1) -> None:
+        """``count`` token chunks arrived together at ``now`` (one socket read): the first
+        gets the gap since the previous read (or sets TTFT), the others a gap of 0."""
+        if count <= 0:
+            return
+        self._tokens += count
         if self.ttft_s is None:
             self.ttft_s = now - self.started
         else:
             self.itl_s.append(now - self._last)
+        if count > 1:
+            self.itl_s.extend([0.0] * (count - 1))
         self._last = now
-        self._tokens += 1
 
     def finish(self, now: float, chunks: int, usage_tokens: int | None = None) -> None:
         if self.total_s is None:

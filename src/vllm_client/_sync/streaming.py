@@ -16,7 +16,7 @@ from typing import Any, Generic, TypeVar
 from .._config import Timeout
 from .._errors import StreamError
 from .._protocol.deadlines import StreamDeadlines
-from .._protocol.events import Content, Reasoning, ToolCallDelta
+from .._protocol.events import Content
 from .._protocol.events import Text as CompletionText
 from .._protocol.stream_decoder import ChatStreamDecoder, CompletionStreamDecoder
 from .._protocol.types import ChatCompletion, Completion
@@ -27,8 +27,6 @@ __all__ = ["ChatStream", "CompletionStream", "Stream"]
 
 E = TypeVar("E")
 F = TypeVar("F")
-
-_TOKEN_EVENTS = frozenset({Content, Reasoning, ToolCallDelta, CompletionText})
 
 
 class Stream(Generic[E, F]):
@@ -72,22 +70,19 @@ class Stream(Generic[E, F]):
         metrics = self._metrics
         deadlines = self._deadlines
         timed = deadlines.active
-        token_events = _TOKEN_EVENTS
         perf = time.perf_counter
         try:
             for data in self.response.iter_bytes(deadlines if timed else None, self._timeout.read):
                 events = feed(data)
                 if not events:
                     continue
-                now = perf()
-                got_token = False
-                for event in events:
-                    if event.__class__ in token_events:
-                        metrics.token(now)
-                        got_token = True
-                    yield event
+                tokens = decoder.last_token_chunks  # timing per read: one clock read, not one per event
+                if tokens:
+                    metrics.tokens(perf(), tokens)
                 if timed:
-                    deadlines.mark_event(time.monotonic(), token=got_token)
+                    deadlines.mark_event(time.monotonic(), token=tokens > 0)
+                for event in events:
+                    yield event
                 if decoder.done:
                     break
             decoder.close()  # raises StreamError when the stream ended before [DONE]
