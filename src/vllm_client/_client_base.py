@@ -53,7 +53,7 @@ class ClientCore:
         }
         if config.api_key:
             headers["Authorization"] = f"Bearer {config.api_key}"
-        headers.update(config.headers)
+        merge_headers(headers, config.headers)
         self._base_headers = headers
         self._has_request_id = _has_key(headers, "x-request-id")
 
@@ -83,7 +83,7 @@ class ClientCore:
         if spec.stream:
             headers["Accept"] = "text/event-stream"
         if spec.headers:
-            headers.update(spec.headers)
+            merge_headers(headers, spec.headers)
             for k, v in spec.headers.items():
                 if k.lower() == "x-request-id":
                     return headers, v
@@ -132,6 +132,18 @@ def choose_model(ids: list[str], base_url: str) -> str:
         f"model=None, but {redact_url(base_url)} serves {len(ids)} models ({', '.join(ids)}): "
         "pass model=... to choose one"
     )
+
+
+def merge_headers(headers: dict[str, str], extra: Mapping[str, str]) -> None:
+    """``headers.update(extra)`` with names compared case-insensitively (HTTP's rule), so an
+    override replaces the header instead of sending both spellings."""
+    lower = {k.lower(): k for k in headers}
+    for name, value in extra.items():
+        old = lower.get(name.lower())
+        if old is not None and old != name:
+            del headers[old]
+        headers[name] = str(value)
+        lower[name.lower()] = name
 
 
 def _has_key(headers: Mapping[str, Any], name: str) -> bool:

@@ -228,6 +228,13 @@ def error_class(status: int) -> type[APIError]:
     return APIError
 
 
+def _refine(cls: type[APIError], message: str, param: Any) -> type[APIError]:
+    """A 404 about the requested model is a ModelNotFoundError."""
+    if cls is NotFoundError and (param == "model" or _MODEL_MISSING.search(message)):
+        return ModelNotFoundError
+    return cls
+
+
 def _fields_of(payload: Any) -> tuple[str | None, str | None, str | None, Any]:
     """(message, type, param, code) from any known JSON error shape."""
     if not isinstance(payload, dict):
@@ -282,9 +289,7 @@ def error_from_response(
         if text:
             text = " ".join(_TAGS.sub(" ", text).split())[:300]
         message = text or _reason(status)
-    cls = error_class(status)
-    if cls is NotFoundError and (param == "model" or _MODEL_MISSING.search(message)):
-        cls = ModelNotFoundError
+    cls = _refine(error_class(status), message, param)
     rid = headers.get("x-request-id") or request_id
     return cls(
         message,
@@ -307,7 +312,7 @@ def error_from_stream_frame(payload: dict[str, Any], *, request_id: str | None =
         status = 500
     if status < 400:
         status = 500
-    cls = error_class(status)
+    cls = _refine(error_class(status), message or "", param if isinstance(param, str) else None)
     return cls(
         message or "error in stream",
         status_code=status,

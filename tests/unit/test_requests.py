@@ -81,7 +81,8 @@ _VALID: dict[str, Any] = {
 @pytest.mark.parametrize("name", sorted(CHAT_FIELDS))
 def test_every_chat_field_accepted(name: str) -> None:
     value = _VALID.get(name, "v")
-    spec = chat(**{name: value})
+    extra = {"logprobs": True} if name == "top_logprobs" else {}
+    spec = chat(**{name: value}, **extra)
     body = spec.body
     assert body is not None
     if name.startswith("guided_") and name != "guided_decoding_backend":
@@ -261,11 +262,6 @@ def test_needs_model_only_without_model() -> None:
     assert comp(model="m").needs_model is False
 
 
-@pytest.mark.xfail(
-    reason="BUG (harmless, the I/O shell re-checks body['model']): requests.py build_chat/build_completion "
-    "compute needs_model before extra_body is merged, so a model given in extra_body still sets it",
-    strict=True,
-)
 def test_needs_model_false_when_model_in_extra_body() -> None:
     assert chat(extra_body={"model": "m"}).needs_model is False
 
@@ -441,11 +437,6 @@ def test_invalid_prompt_mixes_type_error(prompt: Any) -> None:
         comp(prompt)
 
 
-@pytest.mark.xfail(
-    reason="BUG: requests.py _check_prompt rejects bools in a flat token-id list but accepts them "
-    "inside token-id lists ([[1, True]] is sent as is)",
-    strict=True,
-)
 def test_bool_in_token_id_lists_type_error() -> None:
     with pytest.raises(TypeError):
         comp([[1, True]])
@@ -563,12 +554,6 @@ def test_client_wide_request_id_wins(name: str) -> None:
     assert [v for k, v in h.items() if k.lower() == "x-request-id"] == ["client-rid"]
 
 
-@pytest.mark.xfail(
-    reason="BUG: _client_base.py ClientCore.headers merges per-call extra_headers with dict.update, "
-    "so a client-wide 'X-Request-Id' and a per-call 'x-request-id' are both sent (two request-id "
-    "headers with different values); same for any header spelled differently (Authorization...)",
-    strict=True,
-)
 def test_per_call_request_id_over_client_wide_is_single_header() -> None:
     h, rid = core(headers={"X-Request-Id": "client"}).headers(chat(extra_headers={"x-request-id": "call"}))
     assert rid == "call"

@@ -238,7 +238,7 @@ def build_chat(messages: Any, kwargs: Mapping[str, Any], *, stream: bool) -> Req
     top = params.get("top_logprobs")
     if top is not None and _integer("top_logprobs", top) < 0:
         raise ValueError(f"top_logprobs must be >= 0, got {top}")
-    if top and not params.get("logprobs"):
+    if top is not None and not params.get("logprobs"):
         raise ValueError("top_logprobs needs logprobs=True")
     rf = params.get("response_format")
     if isinstance(rf, type):
@@ -248,8 +248,13 @@ def build_chat(messages: Any, kwargs: Mapping[str, Any], *, stream: bool) -> Req
     body = _body(params)
     body["messages"] = _check_messages(messages)
     _stream_defaults(body, params, stream)
-    spec = RequestSpec("POST", "/chat/completions", body=body, stream=stream, needs_model="model" not in body)
-    return _options(options, spec)
+    spec = _options(options, RequestSpec("POST", "/chat/completions", body=body, stream=stream))
+    spec.needs_model = "model" not in body
+    return spec
+
+
+def _is_token(t: Any) -> bool:
+    return isinstance(t, int) and not isinstance(t, bool) and t >= 0
 
 
 def _check_prompt(prompt: Any) -> Any:
@@ -260,9 +265,9 @@ def _check_prompt(prompt: Any) -> Any:
             raise ValueError("prompt must not be empty")
         if all(isinstance(p, str) for p in prompt):
             return list(prompt)
-        if all(isinstance(t, int) and not isinstance(t, bool) for t in prompt):
+        if all(_is_token(t) for t in prompt):
             return list(prompt)
-        if all(isinstance(p, (list, tuple)) and p and all(isinstance(t, int) for t in p) for p in prompt):
+        if all(isinstance(p, (list, tuple)) and p and all(_is_token(t) for t in p) for p in prompt):
             return [list(p) for p in prompt]
     raise TypeError("prompt must be a str, a list of str, a list of token ids or a list of token-id lists")
 
@@ -280,8 +285,9 @@ def build_completion(prompt: Any, kwargs: Mapping[str, Any], *, stream: bool) ->
     if prompt is not None:
         body["prompt"] = _check_prompt(prompt)
     _stream_defaults(body, params, stream)
-    spec = RequestSpec("POST", "/completions", body=body, stream=stream, needs_model="model" not in body)
-    return _options(options, spec)
+    spec = _options(options, RequestSpec("POST", "/completions", body=body, stream=stream))
+    spec.needs_model = "model" not in body
+    return spec
 
 
 def build_simple(

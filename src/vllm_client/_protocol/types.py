@@ -43,8 +43,7 @@ class _RawView:
             return NotImplemented
         return bool(self.raw == other.raw)  # type: ignore[attr-defined,unused-ignore]
 
-    def __hash__(self) -> int:
-        return id(self)
+    __hash__ = None  # type: ignore[assignment]  # equal by value, like the dict it wraps
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.raw!r})"

@@ -25,13 +25,14 @@ __all__ = ["VllmClient"]
 
 
 class VllmClient:
-    """Async client for one vLLM server (or several: pass a list of base URLs).
+    """Client for one vLLM server (or several: pass a list of base URLs).
 
     ``base_url`` defaults to ``VLLM_BASE_URL`` or ``http://localhost:8000/v1``; a bare
     ``http://host:port`` gets ``/v1``. ``api_key`` defaults to ``VLLM_API_KEY``, ``timeout``
     (seconds or :class:`Timeout`) to ``VLLM_TIMEOUT``, ``max_retries`` to ``VLLM_MAX_RETRIES``
     or 2. ``on_retry(attempt, error, delay)`` is called before each retry's wait.
-    Safe to share across tasks; close it (``with`` / ``close()``) to free connections.
+    Safe to share across threads (sync) or tasks (async); close it (``with`` / ``close()``,
+    async: ``with`` / ``close()``) to free connections.
     """
 
     def __init__(
