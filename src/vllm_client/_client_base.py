@@ -91,7 +91,10 @@ class ClientCore:
             for k, v in headers.items():
                 if k.lower() == "x-request-id":
                     return headers, v
-        rid = new_request_id()
+        # vLLM takes the X-Request-Id header over a request_id field in the body, so a
+        # caller's request_id= must travel in the header to have any effect.
+        body_rid = spec.body.get("request_id") if spec.body else None
+        rid = body_rid if isinstance(body_rid, str) and body_rid else new_request_id()
         headers["X-Request-Id"] = rid
         return headers, rid
 

@@ -295,3 +295,11 @@ def test_unreadable_json_body_is_response_parse_error(api: Any, vllm_mock: MockV
     vllm_mock.queue_reply(RawResponse(200, {"content-type": "application/json"}, b"not json"), path="/v1/models")
     with pytest.raises(vc.ResponseParseError):
         api(api.client.models.list())
+
+
+def test_request_id_keyword_travels_in_the_header(api: Any, vllm_mock: MockVllmServer) -> None:
+    """vLLM takes X-Request-Id over the body's request_id: the keyword must set the header."""
+    resp = api(api.client.chat.completions.create(messages=MSG, model="mock-model", max_tokens=2,
+                                                  request_id="kw-id-7"))
+    assert vllm_mock.last_request.headers["x-request-id"] == "kw-id-7"
+    assert resp.id == "chatcmpl-kw-id-7"

@@ -18,14 +18,18 @@ Environment knobs:
   REAL_VLLM_DIR          the scripts dir (default: <repo>/../shared/real-vllm)
   REAL_VLLM_HOME         where the venv, model and logs live (the scripts' default: ~/.cache/real-vllm)
   VLLM_IT_PORTS          port range for our servers, "8021-8029" (default)
-  VLLM_IT_MAX_SERVERS    how many of our servers may run at once (default 1)
-  VLLM_IT_STARTED_FILE   append every port we start to this file (.ci/run stops them on exit)
+  VLLM_IT_MAX_SERVERS    how many of this session's servers may run at once (default 1)
+  VLLM_IT_MACHINE_MAX    wait while this many real servers (anyone's) are up (default 2)
+  VLLM_IT_SLOT_WAIT      how long to wait for such a slot, seconds (default 600)
+  VLLM_IT_STARTED_FILE   append every port we start to this file (.ci/run stops them on exit;
+                         a line "!PORT" says the server on PORT turned out not to be ours)
   VLLM_IT_STRICT=1       never skip: a server that cannot be installed is a failure (CI sets it)
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import socket
 import subprocess
@@ -33,7 +37,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -223,6 +227,9 @@ class ServerManager:
         lo, _, hi = os.environ.get("VLLM_IT_PORTS", "8021-8029").partition("-")
         self.ports = range(int(lo), int(hi or lo) + 1)
         self.max_servers = max(1, int(os.environ.get("VLLM_IT_MAX_SERVERS", "1")))
+        self.machine_max = max(1, int(os.environ.get("VLLM_IT_MACHINE_MAX", "2")))
+        self.slot_wait_s = float(os.environ.get("VLLM_IT_SLOT_WAIT", "600"))
+        self._taken: set[int] = set()
         self.strict = os.environ.get("VLLM_IT_STRICT", "") not in ("", "0", "false")
         self.started_file = os.environ.get("VLLM_IT_STARTED_FILE")
         self.running: dict[str, RealServer] = {}  # insertion order = start order
@@ -273,6 +280,8 @@ class ServerManager:
 
     def _free_port(self) -> int:
         for port in self.ports:
+            if port in self._taken:
+                continue
             pidfile = log_dir() / f"vllm-{port}.pid"
             if pidfile.exists():
                 try:
@@ -295,46 +304,80 @@ class ServerManager:
             raise ServerUnavailable(
                 f"==== SKIPPED: real-vLLM integration tier: {up} not found (set REAL_VLLM_DIR) ===="
             )
+        # Other pytest sessions on this machine may start servers too (same conftest, same
+        # ports): choosing a port and starting happen under a machine-wide lock, and we wait
+        # while VLLM_IT_MACHINE_MAX servers (anyone's, e.g. an 8011 started by hand) are up.
+        deadline = time.monotonic() + self.slot_wait_s
+        waited = False
+        while True:
+            with _machine_lock():
+                live = live_servers()
+                if len(live) < self.machine_max:
+                    return self._start_locked(variant, up)
+            if self.running:  # make room from our own servers rather than wait for ourselves
+                self._stop(next(iter(self.running.values())))
+                continue
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"waited {self.slot_wait_s:.0f} s for a free real-vLLM slot: {len(live)} servers up "
+                    f"(ports {sorted(live)}), VLLM_IT_MACHINE_MAX={self.machine_max}"
+                )
+            if not waited:
+                waited = True
+                msg = (
+                    f"{variant}: waiting up to {self.slot_wait_s:.0f} s for a real-vLLM slot: "
+                    f"{len(live)} servers up (port: pid {live}), VLLM_IT_MACHINE_MAX={self.machine_max}"
+                )
+                self.history.append(msg)
+                print(f"\n[real-vllm] {msg}", file=sys.__stderr__, flush=True)
+            time.sleep(3)
+
+    def _start_locked(self, variant: str, up: Path) -> RealServer:
         was_installed = vllm_installed()
-        port = self._free_port()
         env = {k: v for k, v in os.environ.items() if k not in _KNOBS}
         env.update(VARIANTS[variant])
-        if self.started_file:
-            with open(self.started_file, "a") as f:
-                f.write(f"{port}\n")
-        t0 = time.monotonic()
-        try:
-            r = subprocess.run(
-                ["bash", str(up), str(port)],
-                env=env,
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                text=True,
-                timeout=1500,
-                check=False,
-            )
-            out = (r.stdout or "") + (r.stderr or "")
-            rc = r.returncode
-        except subprocess.TimeoutExpired as e:
-            out = f"{e.stdout or ''}{e.stderr or ''}\n(up.sh timed out)"
-            rc = -1
-        elapsed = time.monotonic() - t0
+        for _attempt in range(len(self.ports)):
+            port = self._free_port()
+            pre_pid = _read_pid(port)
+            self._record(f"{port}")
+            t0 = time.monotonic()
+            try:
+                r = subprocess.run(
+                    ["bash", str(up), str(port)],
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    capture_output=True,
+                    text=True,
+                    timeout=1500,
+                    check=False,
+                )
+                out = (r.stdout or "") + (r.stderr or "")
+                rc = r.returncode
+            except subprocess.TimeoutExpired as e:
+                out = f"{e.stdout or ''}{e.stderr or ''}\n(up.sh timed out)"
+                rc = -1
+            elapsed = time.monotonic() - t0
+            if rc != 0 and "already running on port" in out:
+                # lost a race with a session that does not take the lock: that server is not ours
+                self._taken.add(port)
+                self._record(f"!{port}")
+                continue
+            break
         pid = _read_pid(port)
         if rc != 0:
-            if pid is not None:
+            if pid is not None and pid != pre_pid:  # ours (e.g. /health timed out): stop it
                 _run_stop(self.scripts, port)
+            else:
+                self._record(f"!{port}")
             if not was_installed and not vllm_installed():
                 tail = "\n".join(out.splitlines()[-30:])
                 if network_unavailable(out):
                     raise ServerUnavailable(
-                        "==== SKIPPED: real-vLLM integration tier: could not install vLLM (network) ====\n"
-                        + tail
+                        "==== SKIPPED: real-vLLM integration tier: could not install vLLM (network) ====\n" + tail
                     )
                 raise RuntimeError(f"installing real vLLM failed (not a network error):\n{tail}")
             tail = "\n".join(out.splitlines()[-40:])
-            raise RuntimeError(
-                f"real vLLM variant {variant!r} did not start on port {port} (rc={rc}):\n{tail}"
-            )
+            raise RuntimeError(f"real vLLM variant {variant!r} did not start on port {port} (rc={rc}):\n{tail}")
         srv = RealServer(
             variant=variant,
             port=port,
@@ -351,11 +394,44 @@ class ServerManager:
         )
         return srv
 
+    def _record(self, line: str) -> None:
+        """Tell .ci/run which ports to stop on exit ("PORT"; "!PORT" cancels: not ours)."""
+        if self.started_file:
+            with open(self.started_file, "a") as f:
+                f.write(line + "\n")
+
     def _stop(self, srv: RealServer) -> None:
         t0 = time.monotonic()
         _run_stop(self.scripts, srv.port)
         self.running.pop(srv.variant, None)
         self.history.append(f"stopped {srv.variant} on port {srv.port} in {time.monotonic() - t0:.1f} s")
+
+
+@contextlib.contextmanager
+def _machine_lock() -> Iterator[None]:
+    """Exclusive lock shared by every pytest session on this machine (flock on a file)."""
+    d = log_dir()
+    d.mkdir(parents=True, exist_ok=True)
+    with open(d / ".vllm-it.lock", "a+") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def live_servers() -> dict[int, int]:
+    """port -> pid of every live server that serve.sh started with this REAL_VLLM_HOME."""
+    out: dict[int, int] = {}
+    for pidfile in log_dir().glob("vllm-*.pid"):
+        try:
+            port = int(pidfile.stem.removeprefix("vllm-"))
+            pid = int(pidfile.read_text().strip())
+            os.kill(pid, 0)
+        except (OSError, ValueError):
+            continue
+        out[port] = pid
+    return out
 
 
 def _read_pid(port: int) -> int | None:

@@ -297,10 +297,7 @@ def test_no_logprobs_by_default(vllm_plain: RealServer) -> None:
 async def test_concurrent_requests_share_async_client(vllm_plain: RealServer) -> None:
     async with _aclient(vllm_plain) as client:
         resps = await asyncio.gather(
-            *(
-                client.chat.completions.create(messages=MESSAGES, model="tiny", max_tokens=4, seed=s)
-                for s in range(4)
-            )
+            *(client.chat.completions.create(messages=MESSAGES, model="tiny", max_tokens=4, seed=s) for s in range(4))
         )
     assert len({r.id for r in resps}) == 4
     assert all(r.usage is not None and r.usage.completion_tokens <= 4 for r in resps)
@@ -445,9 +442,7 @@ def test_server_400_is_bad_request_with_vllm_message(vllm_plain: RealServer) -> 
 def test_prompt_too_long_is_bad_request(vllm_plain: RealServer) -> None:
     long_text = "hello world " * 1500  # > 2048 tokens (fixture err_prompt_too_long)
     with _client(vllm_plain) as client, pytest.raises(BadRequestError) as ei:
-        client.chat.completions.create(
-            messages=[{"role": "user", "content": long_text}], model="tiny", max_tokens=2
-        )
+        client.chat.completions.create(messages=[{"role": "user", "content": long_text}], model="tiny", max_tokens=2)
     assert "maximum context length" in ei.value.message
 
 
@@ -524,9 +519,7 @@ def test_completions_prompt_str(vllm_plain: RealServer) -> None:
 
 def test_completions_prompt_list(vllm_plain: RealServer) -> None:
     with _client(vllm_plain) as client:
-        resp = client.completions.create(
-            prompt=["Hello", "Goodbye", "Why"], model="tiny", max_tokens=4, seed=1
-        )
+        resp = client.completions.create(prompt=["Hello", "Goodbye", "Why"], model="tiny", max_tokens=4, seed=1)
     assert len(resp.choices) == 3
     assert [c.index for c in resp.choices] == [0, 1, 2]
     assert all(isinstance(c.text, str) for c in resp.choices)
@@ -551,9 +544,7 @@ def test_completions_structured_choice_and_model_none(vllm_plain: RealServer) ->
 
 async def test_completions_async(vllm_plain: RealServer) -> None:
     async with _aclient(vllm_plain) as client:
-        resp = await client.completions.create(
-            prompt=["Hello", "Goodbye"], model="tiny", max_tokens=3, seed=1
-        )
+        resp = await client.completions.create(prompt=["Hello", "Goodbye"], model="tiny", max_tokens=3, seed=1)
     assert len(resp.choices) == 2
 
 

@@ -566,9 +566,10 @@ class MockVllmServer:
             return
         assert isinstance(body, dict)
         model = body.get("model") or self.model
-        rid = body.get("request_id") or req.headers.get("x-request-id") or shapes.random_hex()
+        # vLLM 0.32: the X-Request-Id header wins over the body's request_id.
+        rid = req.headers.get("x-request-id") or body.get("request_id") or shapes.random_hex()
         cid = f"{'chatcmpl' if chat else 'cmpl'}-{rid}"
-        abort_id = str(body.get("request_id") or req.headers.get("x-request-id") or cid)
+        abort_id = str(req.headers.get("x-request-id") or body.get("request_id") or cid)
         settings = ep.Settings(self.max_model_len, self.reasoning, self.eos_probability)
         created = int(time.time())
         plan: ep.Plan
