@@ -25,6 +25,7 @@ NAMES = {
     "AsyncChatCompletions": "ChatCompletions",
     "AsyncChat": "Chat",
     "AsyncCompletions": "Completions",
+    "AsyncConversation": "Conversation",
     "AsyncModels": "Models",
     "AsyncServer": "Server",
     "AsyncStream": "Stream",

@@ -7,6 +7,7 @@ timeouts made for LLM serving. :mod:`vllm_client.testing` has a vLLM emulator fo
 """
 
 from ._async.client import AsyncVllmClient
+from ._async.conversation import AsyncConversation
 from ._async.streaming import AsyncChatStream, AsyncCompletionStream, AsyncStream
 from ._config import Limits, Timeout
 from ._errors import (
@@ -45,8 +46,10 @@ from ._protocol.types import (
 )
 from ._stream_metrics import StreamMetrics
 from ._sync.client import VllmClient
+from ._sync.conversation import Conversation
 from ._sync.streaming import ChatStream, CompletionStream, Stream
 from ._version import __version__
+from .structured import ParsedChatCompletion, ParsedCompletion, StructuredOutputError
 
 __all__ = [
     "APIConnectionError",
@@ -54,6 +57,7 @@ __all__ = [
     "APITimeoutError",
     "AsyncChatStream",
     "AsyncCompletionStream",
+    "AsyncConversation",
     "AsyncStream",
     "AsyncVllmClient",
     "AuthenticationError",
@@ -68,6 +72,7 @@ __all__ = [
     "CompletionStreamEvent",
     "CompletionStreamEventType",
     "ConflictError",
+    "Conversation",
     "Function",
     "InternalServerError",
     "Limits",
@@ -76,6 +81,8 @@ __all__ = [
     "ModelList",
     "ModelNotFoundError",
     "NotFoundError",
+    "ParsedChatCompletion",
+    "ParsedCompletion",
     "PermissionDeniedError",
     "RateLimitError",
     "RequestTiming",
@@ -86,6 +93,7 @@ __all__ = [
     "StreamEvent",
     "StreamMetrics",
     "StreamTimeoutError",
+    "StructuredOutputError",
     "Timeout",
     "ToolArgumentsError",
     "ToolCall",

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Literal, overload
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from typing_extensions import Unpack
 
 from .._protocol.params import CallOptions, ChatParams
 from .._protocol.requests import build_chat
 from .._protocol.types import ChatCompletion
+from ..structured import ParsedChatCompletion
 from .streaming import AsyncChatStream, chat_decoder
 
 if TYPE_CHECKING:
     from .client import AsyncVllmClient
 
 __all__ = ["AsyncChat", "AsyncChatCompletions"]
+
+T = TypeVar("T")
 
 
 class ChatCreateParams(ChatParams, CallOptions, total=False):
@@ -70,6 +73,40 @@ class AsyncChatCompletions:
         result = await self.create(messages=messages, stream=True, parse_think_tags=parse_think_tags, **params)
         assert isinstance(result, AsyncChatStream)
         return result
+
+    @overload
+    async def parse(
+        self, *, messages: Sequence[Any], response_format: type[T], **params: Any
+    ) -> ParsedChatCompletion[T]: ...
+
+    @overload
+    async def parse(
+        self, *, messages: Sequence[Any], response_format: Mapping[str, Any], **params: Any
+    ) -> ParsedChatCompletion[Any]: ...
+
+    async def parse(
+        self, *, messages: Sequence[Any], response_format: type[T] | Mapping[str, Any], **params: Any
+    ) -> ParsedChatCompletion[Any]:
+        """Ask for JSON matching a type and get it back as an instance.
+
+        ``response_format`` is a pydantic model, dataclass or TypedDict type (the JSON
+        schema is derived and sent as a ``json_schema`` response_format, which vLLM
+        enforces with its grammar backend), or a response_format dict (``.parsed`` is then
+        the decoded JSON value). Other keywords are those of :meth:`create`.
+        ``resp.parsed`` is the first choice's instance (``resp.parsed_choices`` all of
+        them). Raises :class:`~vllm_client.structured.StructuredOutputError` (a
+        ``ValueError``) with the raw ``content`` when the answer is not JSON (typically cut
+        off at ``max_tokens``) or does not fit the type.
+        """
+        if "stream" in params:
+            raise TypeError("parse() does not stream; use create(stream=True) and parse the final text")
+        tp = response_format if isinstance(response_format, type) else None
+        if tp is None and not isinstance(response_format, Mapping):
+            raise TypeError("response_format must be a pydantic model, dataclass or TypedDict type, "
+                            f"or a response_format dict; got {response_format!r}")
+        resp = await self.create(messages=messages, response_format=response_format, **params)
+        parsed: ParsedChatCompletion[Any] = ParsedChatCompletion(resp.raw, resp.timing, response_type=tp)
+        return parsed
 
 
 class AsyncChat:

@@ -17,6 +17,7 @@ from .._protocol.types import RequestTiming
 from .._transport.async_http import AsyncResponse, AsyncTransport, sleep
 from .chat import AsyncChat
 from .completions import AsyncCompletions
+from .conversation import AsyncConversation
 from .models import AsyncModels
 from .server import AsyncServer
 
@@ -117,6 +118,14 @@ class AsyncVllmClient:
 
     def __repr__(self) -> str:
         return self._core.describe(type(self).__name__)
+
+    def conversation(self, system: str | None = None, *, model: str | None = None,
+                     keep_reasoning: bool = False, **defaults: Any) -> AsyncConversation:
+        """A multi-turn chat that keeps its history: ``.send(text)`` -> the answer's text,
+        ``.stream(text)`` -> events, ``.history``, ``.reset()``, ``.fork()``. ``defaults``
+        are ``chat.completions.create`` keywords used on every turn; earlier reasoning is
+        sent back only with ``keep_reasoning=True``."""
+        return AsyncConversation(self, system=system, model=model, keep_reasoning=keep_reasoning, **defaults)
 
     # -- lifecycle -------------------------------------------------------------------------
     async def aclose(self) -> None:

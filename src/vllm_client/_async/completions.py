@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal, overload
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from typing_extensions import Unpack
 
 from .._protocol.params import CallOptions, CompletionParams
 from .._protocol.requests import build_completion
 from .._protocol.types import Completion
+from ..structured import ParsedCompletion
+from ..structured import json as json_constraint
 from .streaming import AsyncCompletionStream, completion_decoder
 
 if TYPE_CHECKING:
     from .client import AsyncVllmClient
 
 __all__ = ["AsyncCompletions"]
+
+T = TypeVar("T")
 
 
 class CompletionCreateParams(CompletionParams, CallOptions, total=False):
@@ -54,3 +59,37 @@ class AsyncCompletions:
         response, request_id, _, start = await client._send(spec)
         return AsyncCompletionStream(response, completion_decoder(request_id), timeout=client._core.timeout(spec),
                                      request_id=request_id, started=start)
+
+    @overload
+    async def parse(self, *, prompt: Any, response_format: type[T], **params: Any) -> ParsedCompletion[T]: ...
+
+    @overload
+    async def parse(
+        self, *, prompt: Any, response_format: None = None, **params: Any
+    ) -> ParsedCompletion[Any]: ...
+
+    async def parse(
+        self, *, prompt: Any, response_format: type[T] | None = None, **params: Any
+    ) -> ParsedCompletion[Any]:
+        """Complete ``prompt`` with JSON matching a type and get it back as an instance.
+
+        ``response_format`` (a pydantic model, dataclass or TypedDict type) is sent as
+        vLLM's native ``structured_outputs={"json": schema}``; without it, give your own
+        ``structured_outputs`` (``.parsed`` is then the decoded JSON value). Other
+        keywords are those of :meth:`create`. Raises
+        :class:`~vllm_client.structured.StructuredOutputError` like ``chat.completions.parse``.
+        """
+        if "stream" in params:
+            raise TypeError("parse() does not stream; use create(stream=True) and parse the final text")
+        if response_format is not None:
+            if not isinstance(response_format, type):
+                raise TypeError(f"response_format must be a pydantic model, dataclass or TypedDict type, "
+                                f"got {response_format!r}")
+            if params.get("structured_outputs") is not None:
+                raise TypeError("give response_format or structured_outputs, not both")
+            params["structured_outputs"] = json_constraint(response_format)
+        elif not isinstance(params.get("structured_outputs"), Mapping):
+            raise TypeError("parse() needs response_format=<type> or structured_outputs={...}")
+        result = await self.create(prompt=prompt, **params)
+        parsed: ParsedCompletion[Any] = ParsedCompletion(result.raw, result.timing, response_type=response_format)
+        return parsed

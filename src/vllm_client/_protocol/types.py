@@ -9,9 +9,10 @@ and cached.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar, overload
 
 from .._errors import ToolArgumentsError
 from .._json import dumps, loads
@@ -28,6 +29,9 @@ __all__ = [
     "ToolCall",
     "Usage",
 ]
+
+
+_T = TypeVar("_T")
 
 
 class _RawView:
@@ -149,26 +153,54 @@ class ToolCall(_RawView):
     def arguments(self) -> str:
         return self.function.arguments
 
-    def parse_args(self) -> dict[str, Any]:
-        """The arguments as a dict; :class:`ToolArgumentsError` if they are not a JSON object."""
+    def _json_arguments(self) -> Any:
         text = self.arguments
         if text.strip() == "":
-            return {}
+            return {}  # some parsers send "" for a call without arguments
         try:
-            value = loads(text)
+            return loads(text)
         except ValueError as exc:
             raise ToolArgumentsError(
                 f"arguments of tool call {self.name!r} are not valid JSON: {exc}",
                 arguments=text,
                 reason=str(exc),
             ) from None
+
+    def parse_args(self) -> dict[str, Any]:
+        """The arguments as a dict; :class:`ToolArgumentsError` if they are not a JSON object."""
+        value = self._json_arguments()
         if not isinstance(value, dict):
             raise ToolArgumentsError(
                 f"arguments of tool call {self.name!r} are not a JSON object",
-                arguments=text,
+                arguments=self.arguments,
                 reason=f"expected an object, got {type(value).__name__}",
             )
         return value
+
+    @overload
+    def parse_args_as(self, tp: builtins.type[_T]) -> _T: ...
+
+    @overload
+    def parse_args_as(self, tp: Any) -> Any: ...
+
+    def parse_args_as(self, tp: Any) -> Any:
+        """The arguments as an instance of ``tp``: a pydantic model, a dataclass (nested
+        ones, ``Optional``, lists, ``Literal`` and ``Enum`` fields converted), a TypedDict
+        (checked, returned as a dict) or a plain type such as ``dict[str, int]``.
+        :class:`ToolArgumentsError` (``.arguments`` = the raw text, ``.reason`` naming the
+        field path) when they are not JSON or do not fit."""
+        from .._typed import ConversionError, convert
+
+        value = self._json_arguments()
+        try:
+            return convert(value, tp)
+        except ConversionError as exc:
+            name = getattr(tp, "__name__", None) or repr(tp)
+            raise ToolArgumentsError(
+                f"arguments of tool call {self.name!r} do not fit {name}: {exc}",
+                arguments=self.arguments,
+                reason=str(exc),
+            ) from None
 
     def result(self, value: Any) -> dict[str, Any]:
         """The ``role: tool`` message answering this call. A str is sent as is; anything

@@ -18,6 +18,7 @@ from .._protocol.types import RequestTiming
 from .._transport.sync_http import SyncResponse, SyncTransport, sleep
 from .chat import Chat
 from .completions import Completions
+from .conversation import Conversation
 from .models import Models
 from .server import Server
 
@@ -118,6 +119,14 @@ class VllmClient:
 
     def __repr__(self) -> str:
         return self._core.describe(type(self).__name__)
+
+    def conversation(self, system: str | None = None, *, model: str | None = None,
+                     keep_reasoning: bool = False, **defaults: Any) -> Conversation:
+        """A multi-turn chat that keeps its history: ``.send(text)`` -> the answer's text,
+        ``.stream(text)`` -> events, ``.history``, ``.reset()``, ``.fork()``. ``defaults``
+        are ``chat.completions.create`` keywords used on every turn; earlier reasoning is
+        sent back only with ``keep_reasoning=True``."""
+        return Conversation(self, system=system, model=model, keep_reasoning=keep_reasoning, **defaults)
 
     # -- lifecycle -------------------------------------------------------------------------
     def close(self) -> None:

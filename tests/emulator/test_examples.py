@@ -1,0 +1,37 @@
+"""Every example in ``examples/`` runs against the emulator (``--mock``) and prints what it should."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+#: script -> lines its --mock run must print
+EXPECTED = {
+    "weather_agent.py": ["tool schema name: get_weather", "[tool] get_weather('Paris'", "answer: Paris is warmer",
+                         "transcript: system -> user -> assistant -> tool -> tool -> assistant"],
+    "extract_json.py": ["parsed: Person(name='Ada Lovelace', born=1815, city='London')", "born is an int: True",
+                        "truncated: err.finish_reason='length'"],
+    "image_question.py": ["sent: image_url data:image/png;base64,", "answer: Red."],
+    "multi_turn_chat.py": ["assistant: Paris.", "branch assistant: Berlin", "history: 5 messages (branch: 7)",
+                           "after reset: 1 message(s)"],
+    "stream_reasoning.py": ["(finish: stop)", "reasoning: 'Six sevens", "answer: '6 times 7 is 42.'"],
+}
+
+
+def test_every_example_is_covered() -> None:
+    scripts = {p.name for p in EXAMPLES.glob("*.py") if not p.name.startswith("_")} - {"demo.py"}
+    assert scripts == set(EXPECTED)
+
+
+@pytest.mark.parametrize("script", sorted(EXPECTED))
+def test_example_runs_on_the_emulator(script: str) -> None:
+    result = subprocess.run([sys.executable, str(EXAMPLES / script), "--mock"], capture_output=True, text=True,
+                            timeout=120, check=False)
+    assert result.returncode == 0, f"{script} failed:\n{result.stdout}\n{result.stderr}"
+    for line in EXPECTED[script]:
+        assert line in result.stdout, f"{script}: {line!r} not in output:\n{result.stdout}"
