@@ -50,6 +50,7 @@ from ._sync.conversation import Conversation
 from ._sync.streaming import ChatStream, CompletionStream, Stream
 from ._version import __version__
 from .structured import ParsedChatCompletion, ParsedCompletion, StructuredOutputError
+from .tools import ToolLoopError
 
 __all__ = [
     "APIConnectionError",
@@ -97,6 +98,7 @@ __all__ = [
     "Timeout",
     "ToolArgumentsError",
     "ToolCall",
+    "ToolLoopError",
     "UnprocessableEntityError",
     "Usage",
     "VllmClient",
