@@ -293,3 +293,12 @@ async def _first_then_close(stream: Any) -> None:
 
 async def _spin_loop() -> None:
     await asyncio.sleep(0.01)
+
+
+def test_think_tags_non_streamed(api: Any, vllm_mock: MockVllmServer) -> None:
+    vllm_mock.queue_chat("<think>Hmm.</think>Yes.")
+    resp = api(api.client.chat.completions.create(messages=MSG, parse_think_tags=True))
+    assert resp.reasoning == "Hmm." and resp.content == "Yes."
+    vllm_mock.queue_chat("<think>Hmm.</think>Yes.")
+    plain = api(api.client.chat.completions.create(messages=MSG))
+    assert plain.content == "<think>Hmm.</think>Yes." and plain.reasoning is None

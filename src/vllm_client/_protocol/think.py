@@ -31,7 +31,7 @@ no piece is empty and adjacent pieces of one call never share a kind.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 __all__ = ["PieceKind", "ThinkTagSplitter", "split_think"]
 
@@ -148,3 +148,24 @@ def split_think(
     for kind, piece in splitter.feed(text) + splitter.flush():
         (reasoning if kind == "reasoning" else content).append(piece)
     return ("".join(reasoning) or None), ("".join(content) or None)
+
+
+def split_think_in_chat(raw: dict[str, Any]) -> dict[str, Any]:
+    """A non-streamed chat answer with ``<think>`` text moved from each message's content
+    to its ``reasoning`` (messages that already carry reasoning are left alone). Returns a
+    copy: the copy is what the result wraps, so ``.raw`` shows the split answer."""
+    choices = raw.get("choices")
+    if not isinstance(choices, list):
+        return raw
+    out = dict(raw)
+    new_choices = []
+    for choice in choices:
+        msg = choice.get("message") if isinstance(choice, dict) else None
+        content = msg.get("content") if isinstance(msg, dict) else None
+        if isinstance(msg, dict) and isinstance(content, str) and msg.get("reasoning") is None \
+                and msg.get("reasoning_content") is None:
+            reasoning, rest = split_think(content)
+            choice = {**choice, "message": {**msg, "content": rest, "reasoning": reasoning}}
+        new_choices.append(choice)
+    out["choices"] = new_choices
+    return out

@@ -10,6 +10,7 @@ from typing_extensions import Unpack
 
 from .._protocol.params import CallOptions, ChatParams
 from .._protocol.requests import build_chat
+from .._protocol.think import split_think_in_chat
 from .._protocol.types import ChatCompletion
 from ..structured import ParsedChatCompletion
 from .streaming import ChatStream, chat_decoder
@@ -53,8 +54,10 @@ class ChatCompletions:
         ``extra_query`` and ``timeout``. ``model=None`` uses the server's only model.
 
         With ``stream=True`` returns an :class:`ChatStream` of ``StreamEvent`` events
-        (usage included by default; ``parse_think_tags=True`` splits ``<think>`` text out
-        of the content for servers without a reasoning parser).
+        (usage included by default).
+
+        ``parse_think_tags=True`` moves ``<think>...</think>`` text from the content to the
+        reasoning, for servers started without a reasoning parser (streamed or not).
         """
         if not isinstance(stream, bool):
             raise TypeError(f"stream must be a bool, got {stream!r}")
@@ -62,6 +65,8 @@ class ChatCompletions:
         client = self._client
         if not stream:
             data, timing = client._request_json(spec)
+            if parse_think_tags:
+                data = split_think_in_chat(data)
             return ChatCompletion(data, timing)
         response, request_id, _, start = client._send(spec)
         timeout = client._core.timeout(spec)
