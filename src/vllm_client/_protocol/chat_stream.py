@@ -36,15 +36,12 @@ from .events import (
     ToolCallComplete,
     ToolCallDelta,
 )
-from .events import Usage as UsageEvent
+from .stream_state import PLAIN_CHUNK_KEYS, StreamStateBase
 from .think import PieceKind, ThinkTagSplitter
 from .types import ChatCompletion, ToolCall, Usage
 
 __all__ = ["ChatStreamState"]
 
-# Keys of a bare chunk: id, object, created, model, choices. A chunk with more keys
-# (usage, system_fingerprint, prompt_token_ids, ...) takes the general path.
-_PLAIN_CHUNK_KEYS = 5
 
 # Top-level fields of vLLM 0.32's non-streamed chat answer that a stream never sends:
 # filled with their null defaults so both answers have the same shape.
@@ -58,7 +55,6 @@ _TOP_DEFAULTS: dict[str, Any] = {
     "ec_transfer_params": None,
     "metrics": None,
 }
-_NOT_TOP = frozenset({"object", "choices", "usage"})
 
 
 class _ToolAcc:
@@ -151,7 +147,7 @@ def _tool_index(tool: _ToolAcc) -> int:
     return tool.index
 
 
-class ChatStreamState:
+class ChatStreamState(StreamStateBase[ChatStreamEvent]):
     """Turns decoded ``chat.completion.chunk`` dicts into :mod:`events <.events>`.
 
     ``feed`` returns the events of one chunk; ``end`` (at ``[DONE]``) completes what is
@@ -160,21 +156,19 @@ class ChatStreamState:
     piece), which the I/O layer turns into time-to-first-token and inter-token latency.
     """
 
-    __slots__ = ("_choices", "_parse_think", "_top", "_usage", "token_chunks")
+    __slots__ = ("_choices", "_parse_think")
 
     def __init__(self, *, parse_think_tags: bool = False) -> None:
+        super().__init__()
         self._parse_think = parse_think_tags
         self._choices: dict[int, _ChoiceAcc] = {}
-        self._top: dict[str, Any] | None = None
-        self._usage: dict[str, Any] | None = None
-        self.token_chunks = 0
 
     # -- feeding ----------------------------------------------------------------------
 
     def feed(self, chunk: dict[str, Any]) -> list[ChatStreamEvent]:
         """The events of one chunk, in order: reasoning, content, tool-call pieces,
         completed tool calls, finish; then usage for the final usage-only chunk."""
-        if len(chunk) != _PLAIN_CHUNK_KEYS or self._top is None:
+        if len(chunk) != PLAIN_CHUNK_KEYS or self._top is None:
             return self._feed_general(chunk)
         choices = chunk["choices"]
         if len(choices) == 1 and not self._parse_think:
@@ -197,29 +191,6 @@ class ChatStreamState:
                         self.token_chunks += 1
                         return [Content(text, index)]
         return self._feed_general(chunk)
-
-    def _feed_general(self, chunk: dict[str, Any]) -> list[ChatStreamEvent]:
-        out: list[ChatStreamEvent] = []
-        top = self._top
-        if top is None:
-            top = self._top = {}
-        if len(chunk) != _PLAIN_CHUNK_KEYS or not top:
-            # First chunk, or one with extra fields (prompt_token_ids, system_fingerprint...).
-            for key, value in chunk.items():
-                if key not in _NOT_TOP and (value is not None or key not in top):
-                    top[key] = value
-        choices = chunk.get("choices") or ()
-        carried = False
-        for c in choices:
-            carried = self._feed_choice(c, out) or carried
-        if carried:
-            self.token_chunks += 1
-        usage = chunk.get("usage")
-        if isinstance(usage, dict):
-            self._usage = usage
-            if not choices:
-                out.append(UsageEvent(Usage(usage)))
-        return out
 
     def _choice(self, index: int) -> _ChoiceAcc:
         acc = self._choices.get(index)

@@ -15,12 +15,11 @@ from __future__ import annotations
 from typing import Any
 
 from .events import CompletionStreamEventType, Done, Finish, Text
-from .events import Usage as UsageEvent
+from .stream_state import PLAIN_CHUNK_KEYS, StreamStateBase
 from .types import Completion, Usage
 
 __all__ = ["CompletionStreamState"]
 
-_PLAIN_CHUNK_KEYS = 5
 _TOP_DEFAULTS: dict[str, Any] = {
     "service_tier": None,
     "system_fingerprint": None,
@@ -28,7 +27,6 @@ _TOP_DEFAULTS: dict[str, Any] = {
     "ec_transfer_params": None,
     "metrics": None,
 }
-_NOT_TOP = frozenset({"object", "choices", "usage"})
 
 
 class _ChoiceAcc:
@@ -73,24 +71,22 @@ class _ChoiceAcc:
         }
 
 
-class CompletionStreamState:
+class CompletionStreamState(StreamStateBase[CompletionStreamEventType]):
     """Turns decoded ``text_completion`` chunks into ``Text``/``Finish``/``Usage`` events.
 
     Same contract as :class:`.chat_stream.ChatStreamState`: ``feed`` per chunk, ``end``
     at ``[DONE]``, ``final`` at any time, ``token_chunks`` for latency metrics.
     """
 
-    __slots__ = ("_choices", "_top", "_usage", "token_chunks")
+    __slots__ = ("_choices",)
 
     def __init__(self) -> None:
+        super().__init__()
         self._choices: dict[int, _ChoiceAcc] = {}
-        self._top: dict[str, Any] | None = None
-        self._usage: dict[str, Any] | None = None
-        self.token_chunks = 0
 
     def feed(self, chunk: dict[str, Any]) -> list[CompletionStreamEventType]:
         """The events of one chunk: text, then finish; usage for the usage-only chunk."""
-        if len(chunk) == _PLAIN_CHUNK_KEYS and self._top is not None:
+        if len(chunk) == PLAIN_CHUNK_KEYS and self._top is not None:
             choices = chunk["choices"]
             if len(choices) == 1:
                 c = choices[0]
@@ -110,28 +106,6 @@ class CompletionStreamState:
                         self.token_chunks += 1
                         return [Text(text, index)]
         return self._feed_general(chunk)
-
-    def _feed_general(self, chunk: dict[str, Any]) -> list[CompletionStreamEventType]:
-        out: list[CompletionStreamEventType] = []
-        top = self._top
-        if top is None:
-            top = self._top = {}
-        if len(chunk) != _PLAIN_CHUNK_KEYS or not top:
-            for key, value in chunk.items():
-                if key not in _NOT_TOP and (value is not None or key not in top):
-                    top[key] = value
-        choices = chunk.get("choices") or ()
-        carried = False
-        for c in choices:
-            carried = self._feed_choice(c, out) or carried
-        if carried:
-            self.token_chunks += 1
-        usage = chunk.get("usage")
-        if isinstance(usage, dict):
-            self._usage = usage
-            if not choices:
-                out.append(UsageEvent(Usage(usage)))
-        return out
 
     def _feed_choice(self, c: dict[str, Any], out: list[CompletionStreamEventType]) -> bool:
         index = c.get("index") or 0

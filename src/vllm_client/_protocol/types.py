@@ -10,7 +10,7 @@ and cached.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar, overload
 
@@ -263,25 +263,14 @@ class Message(_RawView):
         return msg
 
 
-class Choice(_RawView):
-    """One of the ``n`` answers."""
+class _ChoiceBase(_RawView):
+    """What chat and completion choices share."""
 
-    __slots__ = ("_message",)
-
-    def __init__(self, raw: dict[str, Any]) -> None:
-        self.raw = raw
-        self._message: Message | None = None
+    __slots__ = ()
 
     @property
     def index(self) -> int:
         return int(self.raw.get("index") or 0)
-
-    @property
-    def message(self) -> Message:
-        if self._message is None:
-            msg = self.raw.get("message")
-            self._message = Message(msg if isinstance(msg, dict) else {})
-        return self._message
 
     @property
     def finish_reason(self) -> str | None:
@@ -300,6 +289,23 @@ class Choice(_RawView):
     def token_ids(self) -> list[int] | None:
         """Generated token ids (``return_token_ids=True``)."""
         return self.raw.get("token_ids")
+
+
+class Choice(_ChoiceBase):
+    """One of the ``n`` answers."""
+
+    __slots__ = ("_message",)
+
+    def __init__(self, raw: dict[str, Any]) -> None:
+        self.raw = raw
+        self._message: Message | None = None
+
+    @property
+    def message(self) -> Message:
+        if self._message is None:
+            msg = self.raw.get("message")
+            self._message = Message(msg if isinstance(msg, dict) else {})
+        return self._message
 
 
 class _Timed(_RawView):
@@ -343,6 +349,22 @@ class _Timed(_RawView):
     @property
     def prompt_logprobs(self) -> list[Any] | None:
         return self.raw.get("prompt_logprobs")
+
+    @property
+    def choices(self) -> Sequence[_ChoiceBase]:
+        raise NotImplementedError
+
+    @property
+    def finish_reason(self) -> str | None:
+        """The first choice's finish reason."""
+        choices = self.choices
+        return choices[0].finish_reason if choices else None
+
+    @property
+    def stop_reason(self) -> str | int | None:
+        """The first choice's stop reason (vLLM: the stop string or token id)."""
+        choices = self.choices
+        return choices[0].stop_reason if choices else None
 
 
 class ChatCompletion(_Timed):
@@ -389,16 +411,6 @@ class ChatCompletion(_Timed):
         first = self._first()
         return first.message.tool_calls if first else []
 
-    @property
-    def finish_reason(self) -> str | None:
-        first = self._first()
-        return first.finish_reason if first else None
-
-    @property
-    def stop_reason(self) -> str | int | None:
-        first = self._first()
-        return first.stop_reason if first else None
-
     def has_tool_calls(self) -> bool:
         return bool(self.tool_calls)
 
@@ -419,34 +431,14 @@ class ChatCompletion(_Timed):
                 f"finish_reason={self.finish_reason!r}, usage={self.usage!r})")
 
 
-class CompletionChoice(_RawView):
+class CompletionChoice(_ChoiceBase):
     """One choice of a legacy completion: ``index`` = prompt index * n + sample index."""
 
     __slots__ = ()
 
     @property
-    def index(self) -> int:
-        return int(self.raw.get("index") or 0)
-
-    @property
     def text(self) -> str:
         return str(self.raw.get("text") or "")
-
-    @property
-    def finish_reason(self) -> str | None:
-        return self.raw.get("finish_reason")
-
-    @property
-    def stop_reason(self) -> str | int | None:
-        return self.raw.get("stop_reason")
-
-    @property
-    def logprobs(self) -> dict[str, Any] | None:
-        return self.raw.get("logprobs")
-
-    @property
-    def token_ids(self) -> list[int] | None:
-        return self.raw.get("token_ids")
 
     @property
     def prompt_token_ids(self) -> list[int] | None:
@@ -477,16 +469,6 @@ class Completion(_Timed):
     @property
     def texts(self) -> list[str]:
         return [c.text for c in self.choices]
-
-    @property
-    def finish_reason(self) -> str | None:
-        choices = self.choices
-        return choices[0].finish_reason if choices else None
-
-    @property
-    def stop_reason(self) -> str | int | None:
-        choices = self.choices
-        return choices[0].stop_reason if choices else None
 
     def __repr__(self) -> str:
         return f"Completion(id={self.id!r}, model={self.model!r}, text={self.text!r}, usage={self.usage!r})"
