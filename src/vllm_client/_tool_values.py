@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from typing import Any
 
 import orjson
@@ -23,7 +24,11 @@ def to_jsonable(value: Any) -> Any:
 
 
 def to_tool_content(value: Any) -> str:
-    """A str as is; anything else as JSON with non-ASCII characters kept."""
+    """A str as is; anything else as JSON with non-ASCII characters kept, spaced the way
+    ``json.dumps`` spaces it (``{"temp": 25}``): the form models see in their training
+    data and the contract shows. Not a hot path, so the stdlib encoder is fine here."""
     if isinstance(value, str):
         return value
-    return orjson.dumps(value, default=to_jsonable, option=orjson.OPT_NON_STR_KEYS).decode()
+    if isinstance(value, dict) and any(not isinstance(k, (str, int, float, bool)) and k is not None for k in value):
+        value = orjson.loads(orjson.dumps(value, default=to_jsonable, option=orjson.OPT_NON_STR_KEYS))
+    return json.dumps(value, ensure_ascii=False, default=to_jsonable)

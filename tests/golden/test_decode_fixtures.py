@@ -283,7 +283,7 @@ def test_chat_two_tool_calls() -> None:
     assert resp.first_tool_call() is resp.tool_calls[0]
     assert resp.tool_calls[0].id.startswith("chatcmpl-tool-")
     msg = resp.tool_calls[0].result({"temp": 25})
-    assert msg == {"role": "tool", "tool_call_id": resp.tool_calls[0].id, "content": '{"temp":25}'}
+    assert msg == {"role": "tool", "tool_call_id": resp.tool_calls[0].id, "content": '{"temp": 25}'}
 
 
 def test_chat_reasoning() -> None:

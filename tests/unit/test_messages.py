@@ -65,7 +65,7 @@ def test_tool_result() -> None:
     tc = ToolCall({"id": "call_9", "function": {"name": "f", "arguments": "{}"}})
     msg = tool_result(tc, {"temp": 25, "city": "Zürich"})
     assert msg["tool_call_id"] == "call_9"
-    assert msg["content"] == '{"temp":25,"city":"Zürich"}'
+    assert msg["content"] == '{"temp": 25, "city": "Zürich"}'
     with pytest.raises(ValueError, match="tool_call_id"):
         tool_result("", "x")
 

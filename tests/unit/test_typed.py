@@ -172,8 +172,8 @@ def test_union_reports_every_option() -> None:
 def test_result_serialisation() -> None:
     tc = call({})
     assert tc.result("plain text") == {"role": "tool", "tool_call_id": "call-1", "content": "plain text"}
-    assert tc.result({"t": "25°C"})["content"] == '{"t":"25°C"}'  # non-ASCII kept
+    assert tc.result({"t": "25°C"})["content"] == '{"t": "25°C"}'  # non-ASCII kept
     assert json.loads(tc.result(Item("a", 2))["content"]) == {"name": "a", "qty": 2}
     assert json.loads(tc.result(Weather(location="x"))["content"]) == {"location": "x", "days": 1,
                                                                       "unit": "celsius"}
-    assert tc.result([1, None])["content"] == "[1,null]"
+    assert tc.result([1, None])["content"] == "[1, null]"

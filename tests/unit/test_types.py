@@ -246,7 +246,7 @@ def test_tool_result_pydantic() -> None:
 def test_tool_result_scalars() -> None:
     assert tool_call().result(5)["content"] == "5"
     assert tool_call().result(None)["content"] == "null"
-    assert tool_call().result([1, "a"])["content"] == '[1,"a"]'
+    assert tool_call().result([1, "a"])["content"] == '[1, "a"]'
 
 
 def test_tool_result_unserialisable_raises() -> None:
