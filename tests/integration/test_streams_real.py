@@ -460,30 +460,43 @@ def test_completions_stream_prompt_list(vllm_plain: RealServer) -> None:
     assert events[-2].usage == final.usage
 
 
-def test_closing_a_stream_aborts_the_generation(vllm_plain: RealServer) -> None:
-    rid = f"streams-real-sync-{uuid.uuid4().hex}"
-    since = vllm_plain.log_size()
-    with _client(vllm_plain) as client:
-        seen: list[Any] = []
-        with client.chat.completions.create(
-            messages=MESSAGES,
-            max_tokens=1500,
-            ignore_eos=True,
-            seed=1,
-            stream=True,
-            extra_headers={"X-Request-Id": rid},
-        ) as stream:
-            for event in stream:
-                seen.append(event)
-                if len(of(seen, StreamEvent.Content)) == 3:
-                    break
-        assert len(of(seen, StreamEvent.Content)) == 3
-        assert not {"Finish", "Usage", "Done"} & set(kinds(seen))
-        assert stream.final().usage is None  # usage was never delivered
-        assert client._transport.pool_stats()["in_use"] == 0
+# On 2 shared cores the test process can be descheduled for seconds, long enough for the
+# server to finish all tokens before our close arrives (the fixture capture saw the same).
+# A disconnect can only abort a generation that is still running, so each cancellation
+# test gets a few attempts; one logged abort proves the mechanism, and every attempt must
+# still leave no usage delivered and no connection in use.
+ABORT_ATTEMPTS = 3
+ABORT_MAX_TOKENS = 1900  # close to the 2048 context: the longest generation we can ask for
 
-        line = _abort_line(vllm_plain, rid, since)
-        assert line is not None, f"no abort logged for {rid}:\n" + vllm_plain.log_text()[since:][-3000:]
+
+def test_closing_a_stream_aborts_the_generation(vllm_plain: RealServer) -> None:
+    logs: list[str] = []
+    with _client(vllm_plain) as client:
+        for attempt in range(ABORT_ATTEMPTS):
+            rid = f"streams-real-sync-{uuid.uuid4().hex}"
+            since = vllm_plain.log_size()
+            seen: list[Any] = []
+            with client.chat.completions.create(
+                messages=MESSAGES,
+                max_tokens=ABORT_MAX_TOKENS,
+                ignore_eos=True,
+                seed=1,
+                stream=True,
+                extra_headers={"X-Request-Id": rid},
+            ) as stream:
+                for event in stream:
+                    seen.append(event)
+                    if len(of(seen, StreamEvent.Content)) == 3:
+                        break
+            assert len(of(seen, StreamEvent.Content)) == 3
+            assert not {"Finish", "Usage", "Done"} & set(kinds(seen))
+            assert stream.final().usage is None  # usage was never delivered
+            assert client._transport.pool_stats()["in_use"] == 0
+            if _abort_line(vllm_plain, rid, since, timeout=20.0) is not None:
+                break
+            logs.append(f"attempt {attempt + 1} ({rid}):\n" + vllm_plain.log_text()[since:][-1500:])
+        else:
+            pytest.fail("no abort logged in any attempt:\n" + "\n".join(logs))
 
         # the client is still usable afterwards
         with client.chat.completions.create(messages=MESSAGES, max_tokens=2, stream=True) as again:
@@ -508,38 +521,43 @@ async def test_async_stream_events_and_final(vllm_plain: RealServer) -> None:
 
 
 async def test_async_task_cancellation_aborts_the_generation(vllm_plain: RealServer) -> None:
-    rid = f"streams-real-async-{uuid.uuid4().hex}"
-    since = vllm_plain.log_size()
-    seen: list[Any] = []
-    got_three = asyncio.Event()
+    logs: list[str] = []
+    loop = asyncio.get_running_loop()
     async with _aclient(vllm_plain) as client:
+        for attempt in range(ABORT_ATTEMPTS):
+            rid = f"streams-real-async-{uuid.uuid4().hex}"
+            since = vllm_plain.log_size()
+            seen: list[Any] = []
+            got_three = asyncio.Event()
 
-        async def consume() -> None:
-            stream = await client.chat.completions.create(
-                messages=MESSAGES,
-                max_tokens=1500,
-                ignore_eos=True,
-                seed=1,
-                stream=True,
-                extra_headers={"X-Request-Id": rid},
-            )
-            async with stream:
-                async for event in stream:
-                    seen.append(event)
-                    if len(of(seen, StreamEvent.Content)) >= 3:
-                        got_three.set()
+            async def consume(rid: str = rid, seen: list[Any] = seen, got_three: asyncio.Event = got_three) -> None:
+                stream = await client.chat.completions.create(
+                    messages=MESSAGES,
+                    max_tokens=ABORT_MAX_TOKENS,
+                    ignore_eos=True,
+                    seed=1,
+                    stream=True,
+                    extra_headers={"X-Request-Id": rid},
+                )
+                async with stream:
+                    async for event in stream:
+                        seen.append(event)
+                        if len(of(seen, StreamEvent.Content)) >= 3:
+                            got_three.set()
 
-        task = asyncio.ensure_future(consume())
-        await asyncio.wait_for(got_three.wait(), timeout=60)
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
-        assert "Usage" not in kinds(seen) and "Done" not in kinds(seen)
-        assert client._transport.pool_stats()["in_use"] == 0
-
-        loop = asyncio.get_running_loop()
-        line = await loop.run_in_executor(None, _abort_line, vllm_plain, rid, since)
-        assert line is not None, f"no abort logged for {rid}:\n" + vllm_plain.log_text()[since:][-3000:]
+            task = asyncio.ensure_future(consume())
+            await asyncio.wait_for(got_three.wait(), timeout=60)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            assert "Usage" not in kinds(seen) and "Done" not in kinds(seen)
+            assert client._transport.pool_stats()["in_use"] == 0
+            line = await loop.run_in_executor(None, _abort_line, vllm_plain, rid, since, 20.0)
+            if line is not None:
+                break
+            logs.append(f"attempt {attempt + 1} ({rid}):\n" + vllm_plain.log_text()[since:][-1500:])
+        else:
+            pytest.fail("no abort logged in any attempt:\n" + "\n".join(logs))
 
 
 # --------------------------------------------------------------------------- hermes variant
