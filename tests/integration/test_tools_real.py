@@ -53,7 +53,7 @@ def _check_transcript(final: Any) -> None:
     assert [m["role"] for m in messages] == ["system", "user", "assistant", "tool", "assistant"]
     call = messages[2]["tool_calls"][0]
     assert call["function"]["name"] == "get_weather" and call["id"]
-    assert messages[3]["tool_call_id"] == call["id"] and '"temperature":21' in messages[3]["content"]
+    assert messages[3]["tool_call_id"] == call["id"] and '"temperature": 21' in messages[3]["content"]
     assert final.tool_calls == [] and final.finish_reason in ("stop", "length")
     assert CALLS and CALLS[-1][0] in ("Tokyo", "Paris", "Oslo") and CALLS[-1][1] in ("celsius", "fahrenheit")
 
