@@ -38,7 +38,7 @@ from .events import (
 )
 from .stream_state import PLAIN_CHUNK_KEYS, StreamStateBase
 from .think import PieceKind, ThinkTagSplitter
-from .types import ChatCompletion, ToolCall, Usage
+from .types import ChatCompletion, ToolCall
 
 __all__ = ["ChatStreamState"]
 
@@ -327,28 +327,11 @@ class ChatStreamState(StreamStateBase[ChatStreamEvent]):
 
     # -- assembly ---------------------------------------------------------------------
 
-    @property
-    def usage(self) -> Usage | None:
-        """The final usage (or, mid-stream with continuous usage stats, the latest)."""
-        return Usage(self._usage) if self._usage is not None else None
-
     def final(self) -> ChatCompletion:
         """The answer received so far, shaped exactly like vLLM's non-streamed answer.
 
         Text the think splitter still holds back (a possible partial tag) is not
         included until the choice ends.
         """
-        top = self._top or {}
-        raw: dict[str, Any] = {
-            "id": top.get("id"),
-            "object": "chat.completion",
-            "created": top.get("created"),
-            "model": top.get("model"),
-            "choices": [self._choices[i].raw() for i in sorted(self._choices)],
-        }
-        raw.update(_TOP_DEFAULTS)
-        raw["usage"] = self._usage
-        for key, value in top.items():
-            if key not in raw or value is not None:
-                raw[key] = value
-        return ChatCompletion(raw)
+        choices = [self._choices[i].raw() for i in sorted(self._choices)]
+        return ChatCompletion(self._final_raw("chat.completion", choices, _TOP_DEFAULTS))

@@ -16,7 +16,7 @@ from typing import Any
 
 from .events import CompletionStreamEventType, Done, Finish, Text
 from .stream_state import PLAIN_CHUNK_KEYS, StreamStateBase
-from .types import Completion, Usage
+from .types import Completion
 
 __all__ = ["CompletionStreamState"]
 
@@ -141,23 +141,7 @@ class CompletionStreamState(StreamStateBase[CompletionStreamEventType]):
         """``[DONE]``: nothing is left open in a completion stream, so just ``Done``."""
         return [Done()]
 
-    @property
-    def usage(self) -> Usage | None:
-        return Usage(self._usage) if self._usage is not None else None
-
     def final(self) -> Completion:
         """The answer received so far, shaped like vLLM's non-streamed answer."""
-        top = self._top or {}
-        raw: dict[str, Any] = {
-            "id": top.get("id"),
-            "object": "text_completion",
-            "created": top.get("created"),
-            "model": top.get("model"),
-            "choices": [self._choices[i].raw() for i in sorted(self._choices)],
-        }
-        raw.update(_TOP_DEFAULTS)
-        raw["usage"] = self._usage
-        for key, value in top.items():
-            if key not in raw or value is not None:
-                raw[key] = value
-        return Completion(raw)
+        choices = [self._choices[i].raw() for i in sorted(self._choices)]
+        return Completion(self._final_raw("text_completion", choices, _TOP_DEFAULTS))

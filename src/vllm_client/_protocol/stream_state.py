@@ -29,6 +29,29 @@ class StreamStateBase(Generic[E]):
         self._usage: dict[str, Any] | None = None
         self.token_chunks = 0
 
+    @property
+    def usage(self) -> Usage | None:
+        """The final usage (or, mid-stream with continuous usage stats, the latest)."""
+        return Usage(self._usage) if self._usage is not None else None
+
+    def _final_raw(self, obj: str, choices: list[dict[str, Any]], top_defaults: dict[str, Any]) -> dict[str, Any]:
+        """The non-streamed answer's top level around ``choices``: the fields the chunks
+        carried, ``top_defaults`` for those a stream never sends, and the usage."""
+        top = self._top or {}
+        raw: dict[str, Any] = {
+            "id": top.get("id"),
+            "object": obj,
+            "created": top.get("created"),
+            "model": top.get("model"),
+            "choices": choices,
+        }
+        raw.update(top_defaults)
+        raw["usage"] = self._usage
+        for key, value in top.items():
+            if key not in raw or value is not None:
+                raw[key] = value
+        return raw
+
     def _feed_choice(self, c: dict[str, Any], out: list[E]) -> bool:
         """Handle one choice delta, appending events; True if it carried a token."""
         raise NotImplementedError
