@@ -12,8 +12,7 @@ with the raw text, shown at the end.
 
 from __future__ import annotations
 
-import argparse
-
+from _runner import run_example
 from pydantic import BaseModel, Field
 
 from vllm_client import VllmClient
@@ -44,22 +43,15 @@ def run(client: VllmClient) -> None:
         print(f"truncated: {err.finish_reason=} content={err.content!r}")
 
 
+def script(server: MockVllmServer) -> None:
+    # The emulator answers json_schema requests with a schema-shaped object of filler
+    # words; script the answers a model would give instead.
+    server.queue_chat('{"name": "Ada Lovelace", "born": 1815, "city": "London"}')
+    server.queue_chat('{"name": "Ada', finish_reason="length")
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--mock", action="store_true", help="use the built-in vLLM emulator (the default)")
-    parser.add_argument("--base-url", help="a real vLLM server, e.g. http://localhost:8000/v1")
-    args = parser.parse_args()
-    if args.base_url:
-        with VllmClient(args.base_url, timeout=120) as client:
-            run(client)
-        return
-    with MockVllmServer() as server:
-        # The emulator answers json_schema requests with a schema-shaped object of filler
-        # words; script the answers a model would give instead.
-        server.queue_chat('{"name": "Ada Lovelace", "born": 1815, "city": "London"}')
-        server.queue_chat('{"name": "Ada', finish_reason="length")
-        with VllmClient(server.base_url) as client:
-            run(client)
+    run_example(__doc__, run, server_hint="e.g. http://localhost:8000/v1", script=script)
 
 
 if __name__ == "__main__":

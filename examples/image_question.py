@@ -11,9 +11,10 @@ bytes, an http(s) URL or a PIL image all work the same way.
 
 from __future__ import annotations
 
-import argparse
 import struct
 import zlib
+
+from _runner import run_example
 
 from vllm_client import BadRequestError, VllmClient
 from vllm_client.messages import user
@@ -42,19 +43,12 @@ def run(client: VllmClient) -> None:
     print(f"answer: {resp.content}")
 
 
+def script(server: MockVllmServer) -> None:
+    server.queue_chat("Red.")  # the emulator does not look at images: script the answer
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--mock", action="store_true", help="use the built-in vLLM emulator (the default)")
-    parser.add_argument("--base-url", help="a real vLLM server serving a vision model")
-    args = parser.parse_args()
-    if args.base_url:
-        with VllmClient(args.base_url, timeout=120) as client:
-            run(client)
-        return
-    with MockVllmServer() as server:
-        server.queue_chat("Red.")  # the emulator does not look at images: script the answer
-        with VllmClient(server.base_url) as client:
-            run(client)
+    run_example(__doc__, run, server_hint="serving a vision model", script=script)
 
 
 if __name__ == "__main__":

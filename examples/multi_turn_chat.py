@@ -11,7 +11,7 @@ independent copy; ``reset()`` starts over with the same system message.
 
 from __future__ import annotations
 
-import argparse
+from _runner import run_example
 
 from vllm_client import VllmClient
 from vllm_client.testing import MockVllmServer
@@ -35,20 +35,13 @@ def run(client: VllmClient) -> None:
     print(f"after reset: {len(conv.history)} message(s)")
 
 
+def script(server: MockVllmServer) -> None:
+    for answer in ("Paris.", "About 2.1 million in the city proper.", "Berlin, about 3.7 million."):
+        server.queue_chat(answer)
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--mock", action="store_true", help="use the built-in vLLM emulator (the default)")
-    parser.add_argument("--base-url", help="a real vLLM server, e.g. http://localhost:8000/v1")
-    args = parser.parse_args()
-    if args.base_url:
-        with VllmClient(args.base_url, timeout=120) as client:
-            run(client)
-        return
-    with MockVllmServer() as server:
-        for answer in ("Paris.", "About 2.1 million in the city proper.", "Berlin, about 3.7 million."):
-            server.queue_chat(answer)
-        with VllmClient(server.base_url) as client:
-            run(client)
+    run_example(__doc__, run, server_hint="e.g. http://localhost:8000/v1", script=script)
 
 
 if __name__ == "__main__":

@@ -11,8 +11,9 @@ client yields them as ``StreamEvent.Reasoning``. For a server without a parser, 
 
 from __future__ import annotations
 
-import argparse
 import sys
+
+from _runner import run_example
 
 from vllm_client import StreamEvent, VllmClient
 from vllm_client.testing import MockVllmServer
@@ -42,19 +43,12 @@ def run(client: VllmClient) -> None:
     print(f"ttft: {stream.metrics.ttft_s:.4f}s, {stream.metrics.chunks} chunks")
 
 
+def script(server: MockVllmServer) -> None:
+    server.queue_chat("6 times 7 is 42.", reasoning="Six sevens: 7, 14, 21, 28, 35, 42. So 42.")
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--mock", action="store_true", help="use the built-in vLLM emulator (the default)")
-    parser.add_argument("--base-url", help="a real vLLM server started with --reasoning-parser")
-    args = parser.parse_args()
-    if args.base_url:
-        with VllmClient(args.base_url, timeout=120) as client:
-            run(client)
-        return
-    with MockVllmServer(reasoning=True) as server:  # answers like vLLM with a reasoning parser
-        server.queue_chat("6 times 7 is 42.", reasoning="Six sevens: 7, 14, 21, 28, 35, 42. So 42.")
-        with VllmClient(server.base_url) as client:
-            run(client)
+    run_example(__doc__, run, server_hint="started with --reasoning-parser", script=script, reasoning=True)
 
 
 if __name__ == "__main__":

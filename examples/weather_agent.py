@@ -12,8 +12,9 @@ until the model answers in text (or ``max_rounds`` is reached).
 
 from __future__ import annotations
 
-import argparse
 from typing import Any, Literal
+
+from _runner import run_example
 
 from vllm_client import VllmClient
 from vllm_client.messages import system, user
@@ -46,22 +47,15 @@ def run(client: VllmClient) -> None:
     print(f"transcript: {' -> '.join(roles)}")
 
 
+def script(server: MockVllmServer) -> None:
+    # Script what a tool-calling model does: two calls in one turn, then the answer.
+    server.queue_chat(tool_calls=[ToolCall("get_weather", {"location": "Paris"}),
+                                  ToolCall("get_weather", {"location": "Oslo"})])
+    server.queue_chat("Paris is warmer: 18 °C against 6 °C in Oslo.")
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--mock", action="store_true", help="use the built-in vLLM emulator (the default)")
-    parser.add_argument("--base-url", help="a real vLLM server with tool calling enabled")
-    args = parser.parse_args()
-    if args.base_url:
-        with VllmClient(args.base_url, timeout=120) as client:
-            run(client)
-        return
-    with MockVllmServer() as server:
-        # Script what a tool-calling model does: two calls in one turn, then the answer.
-        server.queue_chat(tool_calls=[ToolCall("get_weather", {"location": "Paris"}),
-                                      ToolCall("get_weather", {"location": "Oslo"})])
-        server.queue_chat("Paris is warmer: 18 °C against 6 °C in Oslo.")
-        with VllmClient(server.base_url) as client:
-            run(client)
+    run_example(__doc__, run, server_hint="with tool calling enabled", script=script)
 
 
 if __name__ == "__main__":
