@@ -43,6 +43,8 @@ from pathlib import Path
 
 import pytest
 
+from vllm_client import AsyncVllmClient, VllmClient
+
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parent.parent
 
@@ -171,6 +173,16 @@ class RealServer:
     def url(self) -> str:
         """``http://127.0.0.1:PORT`` (no ``/v1``: /health, /version, /metrics live here)."""
         return f"http://127.0.0.1:{self.port}"
+
+    def client(self, **kw: object) -> VllmClient:
+        """A VllmClient for this server (generous default timeout: 2 shared cores)."""
+        kw.setdefault("timeout", 120)
+        return VllmClient(self.base_url, **kw)
+
+    def aclient(self, **kw: object) -> AsyncVllmClient:
+        """An AsyncVllmClient for this server."""
+        kw.setdefault("timeout", 120)
+        return AsyncVllmClient(self.base_url, **kw)
 
     @property
     def base_url(self) -> str:

@@ -50,14 +50,6 @@ PERSON_SCHEMA: dict[str, Any] = {
 DEAD_URL = "http://127.0.0.1:9/v1"  # nothing listens on the discard port: any send would fail
 
 
-def _client(server: RealServer, **kw: Any) -> VllmClient:
-    kw.setdefault("timeout", TIMEOUT)
-    return VllmClient(server.base_url, **kw)
-
-
-def _aclient(server: RealServer, **kw: Any) -> AsyncVllmClient:
-    kw.setdefault("timeout", TIMEOUT)
-    return AsyncVllmClient(server.base_url, **kw)
 
 
 def _field(obj: Any, name: str) -> Any:
@@ -91,7 +83,7 @@ def _new_request_id() -> str:
 
 
 def test_chat_basic(vllm_plain: RealServer) -> None:
-    with _client(vllm_plain) as client:
+    with vllm_plain.client() as client:
         resp = client.chat.completions.create(messages=MESSAGES, model="tiny", max_tokens=16, seed=1234)
     assert isinstance(resp.content, str)
     assert resp.content == resp.choices[0].message.content
@@ -116,7 +108,7 @@ def test_chat_basic(vllm_plain: RealServer) -> None:
 
 
 async def test_chat_basic_async(vllm_plain: RealServer) -> None:
-    async with _aclient(vllm_plain) as client:
+    async with vllm_plain.aclient() as client:
         resp = await client.chat.completions.create(messages=MESSAGES, model="tiny", max_tokens=16, seed=1234)
     assert isinstance(resp.content, str)
     assert resp.model == "tiny"
@@ -127,7 +119,7 @@ async def test_chat_basic_async(vllm_plain: RealServer) -> None:
 
 
 def test_chat_multi_turn_history(vllm_plain: RealServer) -> None:
-    with _client(vllm_plain) as client:
+    with vllm_plain.client() as client:
         first = client.chat.completions.create(messages=MESSAGES, model="tiny", max_tokens=4, seed=1)
         history = [*MESSAGES, first.assistant_message(), {"role": "user", "content": "And of Spain?"}]
         second = client.chat.completions.create(messages=history, model="tiny", max_tokens=4, seed=1)
@@ -136,7 +128,7 @@ def test_chat_multi_turn_history(vllm_plain: RealServer) -> None:
 
 
 def test_model_none_resolves_to_served_model(vllm_plain: RealServer) -> None:
-    with _client(vllm_plain) as client:
+    with vllm_plain.client() as client:
         resp = client.chat.completions.create(messages=MESSAGES, max_tokens=2, seed=1)
         again = client.chat.completions.create(messages=MESSAGES, model=None, max_tokens=2, seed=1)
     assert resp.model == "tiny"
@@ -144,13 +136,13 @@ def test_model_none_resolves_to_served_model(vllm_plain: RealServer) -> None:
 
 
 async def test_model_none_resolves_to_served_model_async(vllm_plain: RealServer) -> None:
-    async with _aclient(vllm_plain) as client:
+    async with vllm_plain.aclient() as client:
         resp = await client.chat.completions.create(messages=MESSAGES, max_tokens=2, seed=1)
     assert resp.model == "tiny"
 
 
 def test_vllm_sampling_extras(vllm_plain: RealServer) -> None:
-    with _client(vllm_plain) as client:
+    with vllm_plain.client() as client:
         resp = client.chat.completions.create(
             messages=MESSAGES,
             model="tiny",
@@ -171,7 +163,7 @@ def test_vllm_sampling_extras(vllm_plain: RealServer) -> None:
 
 
 def test_extra_body_is_merged(vllm_plain: RealServer) -> None:
-    with _client(vllm_plain) as client:
+    with vllm_plain.client() as client:
         resp = client.chat.completions.create(
             messages=MESSAGES, model="tiny", max_tokens=6, seed=7, extra_body={"ignore_eos": True}
         )
@@ -180,7 +172,7 @@ def test_extra_body_is_merged(vllm_plain: RealServer) -> None:
 
 
 def test_return_token_ids(vllm_plain: RealServer) -> None:
-    with _client(vllm_plain) as client:
+    with vllm_plain.client() as client:
         resp = client.chat.completions.create(
             messages=MESSAGES, model="tiny", max_tokens=4, seed=1234, return_token_ids=True
         )
@@ -194,7 +186,7 @@ def test_return_token_ids(vllm_plain: RealServer) -> None:
 
 def test_seed_repeatability(vllm_plain: RealServer) -> None:
     kw: dict[str, Any] = {"messages": MESSAGES, "model": "tiny", "max_tokens": 8, "temperature": 1.0}
-    with _client(vllm_plain) as client:
+    with vllm_plain.client() as client:
         a = client.chat.completions.create(seed=42, **kw)
         b = client.chat.completions.create(seed=42, **kw)
         c = client.chat.completions.create(seed=43, **kw)
@@ -206,18 +198,18 @@ def test_seed_repeatability(vllm_plain: RealServer) -> None:
 
 async def test_seed_repeatability_async(vllm_plain: RealServer) -> None:
     kw: dict[str, Any] = {"messages": MESSAGES, "model": "tiny", "max_tokens": 8, "temperature": 1.0}
-    async with _aclient(vllm_plain) as client:
+    async with vllm_plain.aclient() as client:
         a = await client.chat.completions.create(seed=42, **kw)
         b = await client.chat.completions.create(seed=42, **kw)
     assert a.content == b.content
-    with _client(vllm_plain) as client:
+    with vllm_plain.client() as client:
         s = client.chat.completions.create(seed=42, **kw)
     assert s.content == a.content  # sync and async send the same request
 
 
 def test_stop_string(vllm_plain: RealServer) -> None:
     # fixture chat_stop_string: with seed 99 the 6th token is "###"
-    with _client(vllm_plain) as client:
+    with vllm_plain.client() as client:
         resp = client.chat.completions.create(
             messages=MESSAGES, model="tiny", max_tokens=16, seed=99, stop=["###", "never-appears"]
         )
@@ -228,7 +220,7 @@ def test_stop_string(vllm_plain: RealServer) -> None:
 
 
 def test_stop_string_single_and_included(vllm_plain: RealServer) -> None:
-    with _client(vllm_plain) as client:
+    with vllm_plain.client() as client:
         resp = client.chat.completions.create(
             messages=MESSAGES,
             model="tiny",
@@ -243,7 +235,7 @@ def test_stop_string_single_and_included(vllm_plain: RealServer) -> None:
 
 def test_stop_token_ids(vllm_plain: RealServer) -> None:
     # fixture chat_stop_token_ids: with seed 99 the 4th token is id 3520
-    with _client(vllm_plain) as client:
+    with vllm_plain.client() as client:
         full = client.chat.completions.create(
             messages=MESSAGES, model="tiny", max_tokens=16, seed=99, return_token_ids=True
         )
@@ -259,7 +251,7 @@ def test_stop_token_ids(vllm_plain: RealServer) -> None:
 
 
 def test_n2_two_choices(vllm_plain: RealServer) -> None:
-    with _client(vllm_plain) as client:
+    with vllm_plain.client() as client:
         resp = client.chat.completions.create(messages=MESSAGES, model="tiny", max_tokens=6, seed=1234, n=2)
     assert len(resp.choices) == 2
     assert [c.index for c in resp.choices] == [0, 1]
@@ -269,7 +261,7 @@ def test_n2_two_choices(vllm_plain: RealServer) -> None:
 
 
 def test_logprobs_shapes(vllm_plain: RealServer) -> None:
-    with _client(vllm_plain) as client:
+    with vllm_plain.client() as client:
         resp = client.chat.completions.create(
             messages=MESSAGES, model="tiny", max_tokens=4, seed=1234, logprobs=True, top_logprobs=3
         )
@@ -289,13 +281,13 @@ def test_logprobs_shapes(vllm_plain: RealServer) -> None:
 
 
 def test_no_logprobs_by_default(vllm_plain: RealServer) -> None:
-    with _client(vllm_plain) as client:
+    with vllm_plain.client() as client:
         resp = client.chat.completions.create(messages=MESSAGES, model="tiny", max_tokens=2, seed=1)
     assert resp.choices[0].logprobs is None
 
 
 async def test_concurrent_requests_share_async_client(vllm_plain: RealServer) -> None:
-    async with _aclient(vllm_plain) as client:
+    async with vllm_plain.aclient() as client:
         resps = await asyncio.gather(
             *(client.chat.completions.create(messages=MESSAGES, model="tiny", max_tokens=4, seed=s) for s in range(4))
         )
@@ -307,7 +299,7 @@ async def test_concurrent_requests_share_async_client(vllm_plain: RealServer) ->
 
 
 def test_structured_outputs_regex(vllm_plain: RealServer) -> None:
-    with _client(vllm_plain) as client:
+    with vllm_plain.client() as client:
         resp = client.chat.completions.create(
             messages=MESSAGES, model="tiny", max_tokens=32, seed=5, structured_outputs={"regex": YES_NO_RE}
         )
@@ -317,7 +309,7 @@ def test_structured_outputs_regex(vllm_plain: RealServer) -> None:
 
 
 async def test_structured_outputs_regex_async(vllm_plain: RealServer) -> None:
-    async with _aclient(vllm_plain) as client:
+    async with vllm_plain.aclient() as client:
         resp = await client.chat.completions.create(
             messages=MESSAGES, model="tiny", max_tokens=32, seed=11, structured_outputs={"regex": YES_NO_RE}
         )
@@ -326,7 +318,7 @@ async def test_structured_outputs_regex_async(vllm_plain: RealServer) -> None:
 
 
 def test_structured_outputs_choice(vllm_plain: RealServer) -> None:
-    with _client(vllm_plain) as client:
+    with vllm_plain.client() as client:
         for seed in (6, 7, 8):
             resp = client.chat.completions.create(
                 messages=MESSAGES,
@@ -339,7 +331,7 @@ def test_structured_outputs_choice(vllm_plain: RealServer) -> None:
 
 
 def test_structured_outputs_json(vllm_plain: RealServer) -> None:
-    with _client(vllm_plain) as client:
+    with vllm_plain.client() as client:
         resp = client.chat.completions.create(
             messages=MESSAGES, model="tiny", max_tokens=64, seed=4, structured_outputs={"json": PERSON_SCHEMA}
         )
@@ -352,7 +344,7 @@ def test_structured_outputs_json(vllm_plain: RealServer) -> None:
 
 
 def test_response_format_json_schema(vllm_plain: RealServer) -> None:
-    with _client(vllm_plain) as client:
+    with vllm_plain.client() as client:
         resp = client.chat.completions.create(
             messages=MESSAGES,
             model="tiny",
@@ -371,7 +363,7 @@ def test_response_format_json_schema(vllm_plain: RealServer) -> None:
 
 def test_legacy_guided_regex_is_translated(vllm_plain: RealServer) -> None:
     # vLLM 0.32 silently ignores guided_*: only a client-side translation constrains the output
-    with _client(vllm_plain) as client:
+    with vllm_plain.client() as client:
         for seed in (5, 8):
             resp = client.chat.completions.create(
                 messages=MESSAGES, model="tiny", max_tokens=32, seed=seed, guided_regex=YES_NO_RE
@@ -381,7 +373,7 @@ def test_legacy_guided_regex_is_translated(vllm_plain: RealServer) -> None:
 
 
 def test_legacy_guided_choice_is_translated(vllm_plain: RealServer) -> None:
-    with _client(vllm_plain) as client:
+    with vllm_plain.client() as client:
         for seed in (6, 8):
             resp = client.chat.completions.create(
                 messages=MESSAGES, model="tiny", max_tokens=16, seed=seed, guided_choice=CHOICES
@@ -391,7 +383,7 @@ def test_legacy_guided_choice_is_translated(vllm_plain: RealServer) -> None:
 
 def test_legacy_guided_json_is_translated(vllm_plain: RealServer) -> None:
     # seed 8 is the capture so_legacy_guided_json_ignored, whose raw request gave free noise
-    with _client(vllm_plain) as client:
+    with vllm_plain.client() as client:
         resp = client.chat.completions.create(
             messages=MESSAGES, model="tiny", max_tokens=64, seed=8, guided_json=PERSON_SCHEMA
         )
@@ -404,7 +396,7 @@ def test_legacy_guided_json_is_translated(vllm_plain: RealServer) -> None:
 
 
 def test_unknown_model_is_model_not_found(vllm_plain: RealServer) -> None:
-    with _client(vllm_plain) as client, pytest.raises(ModelNotFoundError) as ei:
+    with vllm_plain.client() as client, pytest.raises(ModelNotFoundError) as ei:
         client.chat.completions.create(messages=MESSAGES, model="no-such-model", max_tokens=4)
     err = ei.value
     assert isinstance(err, NotFoundError)
@@ -415,20 +407,20 @@ def test_unknown_model_is_model_not_found(vllm_plain: RealServer) -> None:
 
 
 async def test_unknown_model_is_model_not_found_async(vllm_plain: RealServer) -> None:
-    async with _aclient(vllm_plain) as client:
+    async with vllm_plain.aclient() as client:
         with pytest.raises(ModelNotFoundError) as ei:
             await client.chat.completions.create(messages=MESSAGES, model="no-such-model", max_tokens=4)
     assert ei.value.status_code == 404
 
 
 def test_unknown_model_completions(vllm_plain: RealServer) -> None:
-    with _client(vllm_plain) as client, pytest.raises(ModelNotFoundError) as ei:
+    with vllm_plain.client() as client, pytest.raises(ModelNotFoundError) as ei:
         client.completions.create(prompt="hi", model="no-such-model", max_tokens=2)
     assert ei.value.status_code == 404
 
 
 def test_server_400_is_bad_request_with_vllm_message(vllm_plain: RealServer) -> None:
-    with _client(vllm_plain) as client, pytest.raises(BadRequestError) as ei:
+    with vllm_plain.client() as client, pytest.raises(BadRequestError) as ei:
         client.chat.completions.create(messages=MESSAGES, model="tiny", max_tokens=5000)
     err = ei.value
     assert err.status_code == 400
@@ -441,13 +433,13 @@ def test_server_400_is_bad_request_with_vllm_message(vllm_plain: RealServer) -> 
 
 def test_prompt_too_long_is_bad_request(vllm_plain: RealServer) -> None:
     long_text = "hello world " * 1500  # > 2048 tokens (fixture err_prompt_too_long)
-    with _client(vllm_plain) as client, pytest.raises(BadRequestError) as ei:
+    with vllm_plain.client() as client, pytest.raises(BadRequestError) as ei:
         client.chat.completions.create(messages=[{"role": "user", "content": long_text}], model="tiny", max_tokens=2)
     assert "maximum context length" in ei.value.message
 
 
 def test_unknown_keyword_is_type_error_before_sending(vllm_plain: RealServer) -> None:
-    with _client(vllm_plain) as client, pytest.raises(TypeError):
+    with vllm_plain.client() as client, pytest.raises(TypeError):
         client.chat.completions.create(messages=MESSAGES, model="tiny", max_tokens=2, no_such_param=1)
     # nothing listens on DEAD_URL: a TypeError (not a connection error) proves nothing was sent
     with VllmClient(DEAD_URL, max_retries=0, timeout=5) as dead, pytest.raises(TypeError):
@@ -455,7 +447,7 @@ def test_unknown_keyword_is_type_error_before_sending(vllm_plain: RealServer) ->
 
 
 def test_invalid_value_is_value_error_before_sending(vllm_plain: RealServer) -> None:
-    with _client(vllm_plain) as client, pytest.raises(ValueError):
+    with vllm_plain.client() as client, pytest.raises(ValueError):
         client.chat.completions.create(messages=MESSAGES, model="tiny", max_tokens=2, temperature=-1)
     with VllmClient(DEAD_URL, max_retries=0, timeout=5) as dead:
         for bad in ({"temperature": -1}, {"n": 0}):
@@ -480,7 +472,7 @@ async def test_invalid_value_is_value_error_before_sending_async() -> None:
 def test_request_id_header_reaches_server(vllm_plain: RealServer) -> None:
     rid = _new_request_id()
     offset = vllm_plain.log_size()
-    with _client(vllm_plain) as client:
+    with vllm_plain.client() as client:
         resp = client.chat.completions.create(
             messages=MESSAGES, model="tiny", max_tokens=2, seed=1, extra_headers={"X-Request-Id": rid}
         )
@@ -492,14 +484,14 @@ def test_request_id_header_reaches_server(vllm_plain: RealServer) -> None:
 
 def test_request_id_keyword(vllm_plain: RealServer) -> None:
     rid = _new_request_id()
-    with _client(vllm_plain) as client:
+    with vllm_plain.client() as client:
         resp = client.chat.completions.create(messages=MESSAGES, model="tiny", max_tokens=2, request_id=rid)
     assert resp.id == f"chatcmpl-{rid}"
 
 
 def test_client_default_headers_are_sent(vllm_plain: RealServer) -> None:
     rid = _new_request_id()
-    with _client(vllm_plain, headers={"X-Request-Id": rid}) as client:
+    with vllm_plain.client(headers={"X-Request-Id": rid}) as client:
         resp = client.chat.completions.create(messages=MESSAGES, model="tiny", max_tokens=2)
     assert resp.id == f"chatcmpl-{rid}"
 
@@ -508,7 +500,7 @@ def test_client_default_headers_are_sent(vllm_plain: RealServer) -> None:
 
 
 def test_completions_prompt_str(vllm_plain: RealServer) -> None:
-    with _client(vllm_plain) as client:
+    with vllm_plain.client() as client:
         resp = client.completions.create(prompt="def fibonacci(n):", model="tiny", max_tokens=16, seed=1234)
     assert isinstance(resp.text, str)
     assert resp.text == resp.choices[0].text
@@ -518,7 +510,7 @@ def test_completions_prompt_str(vllm_plain: RealServer) -> None:
 
 
 def test_completions_prompt_list(vllm_plain: RealServer) -> None:
-    with _client(vllm_plain) as client:
+    with vllm_plain.client() as client:
         resp = client.completions.create(prompt=["Hello", "Goodbye", "Why"], model="tiny", max_tokens=4, seed=1)
     assert len(resp.choices) == 3
     assert [c.index for c in resp.choices] == [0, 1, 2]
@@ -527,14 +519,14 @@ def test_completions_prompt_list(vllm_plain: RealServer) -> None:
 
 
 def test_completions_token_ids_prompt(vllm_plain: RealServer) -> None:
-    with _client(vllm_plain) as client:
+    with vllm_plain.client() as client:
         resp = client.completions.create(prompt=[100, 200, 300], model="tiny", max_tokens=4, seed=1)
     assert len(resp.choices) == 1
     assert resp.usage is not None and resp.usage.prompt_tokens == 3
 
 
 def test_completions_structured_choice_and_model_none(vllm_plain: RealServer) -> None:
-    with _client(vllm_plain) as client:
+    with vllm_plain.client() as client:
         resp = client.completions.create(
             prompt="The answer is", max_tokens=8, seed=1, structured_outputs={"choice": ["alpha", "beta"]}
         )
@@ -543,7 +535,7 @@ def test_completions_structured_choice_and_model_none(vllm_plain: RealServer) ->
 
 
 async def test_completions_async(vllm_plain: RealServer) -> None:
-    async with _aclient(vllm_plain) as client:
+    async with vllm_plain.aclient() as client:
         resp = await client.completions.create(prompt=["Hello", "Goodbye"], model="tiny", max_tokens=3, seed=1)
     assert len(resp.choices) == 2
 
@@ -552,7 +544,7 @@ async def test_completions_async(vllm_plain: RealServer) -> None:
 
 
 def test_models_list(vllm_plain: RealServer) -> None:
-    with _client(vllm_plain) as client:
+    with vllm_plain.client() as client:
         models = client.models.list()
     assert [m.id for m in models] == ["tiny"]
     assert models[0].max_model_len == 2048
@@ -560,7 +552,7 @@ def test_models_list(vllm_plain: RealServer) -> None:
 
 
 def test_server_health_and_version(vllm_plain: RealServer) -> None:
-    with _client(vllm_plain) as client:
+    with vllm_plain.client() as client:
         assert client.server.health() is True
         version = client.server.version()
     assert isinstance(version, str)
@@ -568,7 +560,7 @@ def test_server_health_and_version(vllm_plain: RealServer) -> None:
 
 
 async def test_models_and_server_async(vllm_plain: RealServer) -> None:
-    async with _aclient(vllm_plain) as client:
+    async with vllm_plain.aclient() as client:
         models = await client.models.list()
         healthy = await client.server.health()
         version = await client.server.version()
@@ -604,7 +596,7 @@ def test_health_false_or_error_when_down() -> None:
 
 
 def test_apikey_missing_key_is_authentication_error(vllm_apikey: RealServer) -> None:
-    with _client(vllm_apikey) as client:
+    with vllm_apikey.client() as client:
         assert client.api_key is None
         with pytest.raises(AuthenticationError) as ei:
             client.chat.completions.create(messages=MESSAGES, model="tiny", max_tokens=2)
@@ -614,7 +606,7 @@ def test_apikey_missing_key_is_authentication_error(vllm_apikey: RealServer) -> 
 
 def test_apikey_wrong_key_is_not_leaked(vllm_apikey: RealServer) -> None:
     secret = "wrong-secret-3f9a7c"
-    with _client(vllm_apikey, api_key=secret) as client:
+    with vllm_apikey.client(api_key=secret) as client:
         with pytest.raises(AuthenticationError) as ei:
             client.models.list()
         assert secret not in repr(client)
@@ -625,7 +617,7 @@ def test_apikey_wrong_key_is_not_leaked(vllm_apikey: RealServer) -> None:
 
 
 def test_apikey_with_key_succeeds(vllm_apikey: RealServer) -> None:
-    with _client(vllm_apikey, api_key=vllm_apikey.api_key) as client:
+    with vllm_apikey.client(api_key=vllm_apikey.api_key) as client:
         assert client.api_key == "test-key"
         resp = client.chat.completions.create(messages=MESSAGES, model="tiny", max_tokens=2, seed=1)
         assert isinstance(resp.content, str)
@@ -636,7 +628,7 @@ def test_apikey_with_key_succeeds(vllm_apikey: RealServer) -> None:
 
 def test_apikey_from_env(vllm_apikey: RealServer, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VLLM_API_KEY", "test-key")
-    with _client(vllm_apikey) as client:
+    with vllm_apikey.client() as client:
         assert client.api_key == "test-key"
         resp = client.chat.completions.create(messages=MESSAGES, model="tiny", max_tokens=2, seed=1)
     assert isinstance(resp.content, str)
@@ -644,12 +636,12 @@ def test_apikey_from_env(vllm_apikey: RealServer, monkeypatch: pytest.MonkeyPatc
 
 def test_apikey_argument_wins_over_env(vllm_apikey: RealServer, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VLLM_API_KEY", "wrong-from-env")
-    with _client(vllm_apikey, api_key="test-key") as client:
+    with vllm_apikey.client(api_key="test-key") as client:
         assert client.models.list()[0].id == "tiny"
 
 
 def test_apikey_with_options(vllm_apikey: RealServer) -> None:
-    with _client(vllm_apikey) as client:
+    with vllm_apikey.client() as client:
         authed = client.with_options(api_key="test-key")
         assert authed.models.list()[0].id == "tiny"
         with pytest.raises(AuthenticationError):
@@ -658,15 +650,15 @@ def test_apikey_with_options(vllm_apikey: RealServer) -> None:
 
 def test_apikey_open_endpoints(vllm_apikey: RealServer) -> None:
     # vLLM leaves /health and /version open even with --api-key
-    with _client(vllm_apikey) as client:
+    with vllm_apikey.client() as client:
         assert client.server.health() is True
         assert client.server.version().startswith("0.32")
 
 
 async def test_apikey_async(vllm_apikey: RealServer) -> None:
-    async with _aclient(vllm_apikey) as client:
+    async with vllm_apikey.aclient() as client:
         with pytest.raises(AuthenticationError):
             await client.chat.completions.create(messages=MESSAGES, model="tiny", max_tokens=2)
-    async with _aclient(vllm_apikey, api_key="test-key") as client:
+    async with vllm_apikey.aclient(api_key="test-key") as client:
         resp = await client.chat.completions.create(messages=MESSAGES, model="tiny", max_tokens=2)
     assert isinstance(resp.content, str)

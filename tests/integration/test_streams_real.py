@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from vllm_client import AsyncVllmClient, CompletionStreamEvent, StreamEvent, VllmClient
+from vllm_client import CompletionStreamEvent, StreamEvent
 
 if TYPE_CHECKING:
     from .conftest import RealServer
@@ -153,14 +153,6 @@ ANSWER_42 = "The answer is 42."
 # --------------------------------------------------------------------------- helpers
 
 
-def _client(server: RealServer, **kw: Any) -> VllmClient:
-    kw.setdefault("timeout", TIMEOUT)
-    return VllmClient(server.base_url, **kw)
-
-
-def _aclient(server: RealServer, **kw: Any) -> AsyncVllmClient:
-    kw.setdefault("timeout", TIMEOUT)
-    return AsyncVllmClient(server.base_url, **kw)
 
 
 def kinds(events: list[Any]) -> list[str]:
@@ -233,7 +225,7 @@ def _check_schema_args(tc: Any, tools: list[dict[str, Any]]) -> dict[str, Any]:
 
 def _chat_stream(server: RealServer, **req: Any) -> tuple[list[Any], Any, Any]:
     """Stream one chat request to its end: (events, final(), the stream)."""
-    with _client(server) as client, client.chat.completions.create(stream=True, **req) as stream:
+    with server.client() as client, client.chat.completions.create(stream=True, **req) as stream:
         events = list(stream)
         return events, stream.final(), stream
 
@@ -261,7 +253,7 @@ def _abort_line(server: RealServer, rid: str, since: int, timeout: float = 30.0)
 
 def test_plain_stream_events_final_metrics_and_non_streamed_equality(vllm_plain: RealServer) -> None:
     req: dict[str, Any] = {"messages": MESSAGES, "max_tokens": 8, "seed": 1234, "temperature": 0}
-    with _client(vllm_plain) as client:
+    with vllm_plain.client() as client:
         with client.chat.completions.create(stream=True, **req) as stream:
             events = list(stream)
             final = stream.final()
@@ -299,7 +291,7 @@ def test_plain_stream_events_final_metrics_and_non_streamed_equality(vllm_plain:
 
 def test_stream_method_text_stream_and_collect_content(vllm_plain: RealServer) -> None:
     req: dict[str, Any] = {"messages": MESSAGES, "max_tokens": 6, "seed": 42, "temperature": 1.0}
-    with _client(vllm_plain) as client:
+    with vllm_plain.client() as client:
         expected = client.chat.completions.create(**req).content
         with client.chat.completions.stream(**req) as stream:
             assert stream.collect_content() == expected
@@ -313,7 +305,7 @@ def test_stream_method_text_stream_and_collect_content(vllm_plain: RealServer) -
 def test_continuous_usage_stats(vllm_plain: RealServer) -> None:
     # chat_stream_continuous_usage.json
     req: dict[str, Any] = {"messages": MESSAGES, "max_tokens": 6, "seed": 1234}
-    with _client(vllm_plain) as client:
+    with vllm_plain.client() as client:
         with client.chat.completions.create(
             stream=True, stream_options={"include_usage": True, "continuous_usage_stats": True}, **req
         ) as s:
@@ -381,7 +373,7 @@ def test_logprobs_stream(vllm_plain: RealServer) -> None:
 def test_stop_string_stream(vllm_plain: RealServer) -> None:
     # chat_stop_string_stream.json: with seed 99 the 6th sampled token is "###"
     req: dict[str, Any] = {"messages": MESSAGES, "max_tokens": 16, "seed": 99, "stop": ["###"]}
-    with _client(vllm_plain) as client:
+    with vllm_plain.client() as client:
         with client.chat.completions.create(stream=True, **req) as stream:
             events = list(stream)
             final = stream.final()
@@ -397,7 +389,7 @@ def test_stop_string_stream(vllm_plain: RealServer) -> None:
 def test_return_token_ids_stream(vllm_plain: RealServer) -> None:
     # chat_return_token_ids_stream.json
     req: dict[str, Any] = {"messages": MESSAGES, "max_tokens": 3, "seed": 1234, "return_token_ids": True}
-    with _client(vllm_plain) as client:
+    with vllm_plain.client() as client:
         with client.chat.completions.create(stream=True, **req) as stream:
             events = list(stream)
             final = stream.final()
@@ -419,7 +411,7 @@ def test_think_tags_split_client_side(vllm_plain: RealServer) -> None:
         "structured_outputs": {"regex": "<think>\\nI should answer\\.\\n</think>\\n\\nParis\\."},
         "logit_bias": {"4090": -100, "4091": -100},
     }
-    with _client(vllm_plain) as client:
+    with vllm_plain.client() as client:
         with client.chat.completions.create(stream=True, **req) as raw_stream:
             raw = raw_stream.final().content
         assert raw == "<think>\nI should answer.\n</think>\n\nParis."
@@ -441,7 +433,7 @@ def test_think_tags_split_client_side(vllm_plain: RealServer) -> None:
 def test_completions_stream_prompt_list(vllm_plain: RealServer) -> None:
     # completions_prompt_list_stream.json
     with (
-        _client(vllm_plain) as client,
+        vllm_plain.client() as client,
         client.completions.create(prompt=["Hello", "Goodbye"], max_tokens=3, seed=1, stream=True) as stream,
     ):
         events = list(stream)
@@ -471,7 +463,7 @@ ABORT_MAX_TOKENS = 1900  # close to the 2048 context: the longest generation we 
 
 def test_closing_a_stream_aborts_the_generation(vllm_plain: RealServer) -> None:
     logs: list[str] = []
-    with _client(vllm_plain) as client:
+    with vllm_plain.client() as client:
         for attempt in range(ABORT_ATTEMPTS):
             rid = f"streams-real-sync-{uuid.uuid4().hex}"
             since = vllm_plain.log_size()
@@ -506,7 +498,7 @@ def test_closing_a_stream_aborts_the_generation(vllm_plain: RealServer) -> None:
 
 async def test_async_stream_events_and_final(vllm_plain: RealServer) -> None:
     req: dict[str, Any] = {"messages": MESSAGES, "max_tokens": 6, "seed": 1234, "temperature": 0}
-    async with _aclient(vllm_plain) as client:
+    async with vllm_plain.aclient() as client:
         stream = await client.chat.completions.create(stream=True, **req)
         async with stream:
             events = [e async for e in stream]
@@ -523,7 +515,7 @@ async def test_async_stream_events_and_final(vllm_plain: RealServer) -> None:
 async def test_async_task_cancellation_aborts_the_generation(vllm_plain: RealServer) -> None:
     logs: list[str] = []
     loop = asyncio.get_running_loop()
-    async with _aclient(vllm_plain) as client:
+    async with vllm_plain.aclient() as client:
         for attempt in range(ABORT_ATTEMPTS):
             rid = f"streams-real-async-{uuid.uuid4().hex}"
             since = vllm_plain.log_size()
@@ -565,7 +557,7 @@ async def test_async_task_cancellation_aborts_the_generation(vllm_plain: RealSer
 
 def _tool_stream(server: RealServer, **req: Any) -> tuple[list[Any], Any]:
     with (
-        _client(server) as client,
+        server.client() as client,
         client.chat.completions.create(messages=TOOL_MESSAGES, stream=True, **req) as stream,
     ):
         events = list(stream)
@@ -595,7 +587,7 @@ def test_hermes_forced_tool_call_stream(vllm_hermes: RealServer) -> None:
     assert [(t.id, t.name, t.arguments) for t in final.tool_calls] == [(tc.id, tc.name, tc.arguments)]
     assert final.content is None
     _check_tail(events)
-    with _client(vllm_hermes) as client:
+    with vllm_hermes.client() as client:
         plain = client.chat.completions.create(messages=TOOL_MESSAGES, **req)
     assert [(t.name, t.parse_args()) for t in plain.tool_calls] == [("get_weather", {"location": "Tokyo"})]
 
@@ -687,7 +679,7 @@ def test_hermes_named_strict_tool_stream(vllm_hermes: RealServer) -> None:
 
 
 async def test_async_hermes_forced_tool_call_stream(vllm_hermes: RealServer) -> None:
-    async with _aclient(vllm_hermes) as client:
+    async with vllm_hermes.aclient() as client:
         stream = await client.chat.completions.create(
             messages=TOOL_MESSAGES,
             tools=TOOLS,
@@ -774,7 +766,7 @@ def test_qwen3_reasoning_then_content_stream(vllm_qwen3: RealServer) -> None:
 
 
 async def test_async_qwen3_reasoning_stream(vllm_qwen3: RealServer) -> None:
-    async with _aclient(vllm_qwen3) as client:
+    async with vllm_qwen3.aclient() as client:
         stream = await client.chat.completions.create(
             messages=MESSAGES,
             max_tokens=64,
