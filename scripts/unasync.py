@@ -27,6 +27,8 @@ NAMES = {
     "AsyncCompletions": "Completions",
     "AsyncConversation": "Conversation",
     "AsyncModels": "Models",
+    "AsyncEmbeddings": "Embeddings",
+    "AsyncPoolingMixin": "PoolingMixin",
     "AsyncServer": "Server",
     "AsyncStream": "Stream",
     "AsyncChatStream": "ChatStream",

@@ -19,12 +19,13 @@ from .chat import AsyncChat
 from .completions import AsyncCompletions
 from .conversation import AsyncConversation
 from .models import AsyncModels
+from .pooling import AsyncEmbeddings, AsyncPoolingMixin
 from .server import AsyncServer
 
 __all__ = ["AsyncVllmClient"]
 
 
-class AsyncVllmClient:
+class AsyncVllmClient(AsyncPoolingMixin):
     """Client for one vLLM server (or several: pass a list of base URLs).
 
     ``base_url`` defaults to ``VLLM_BASE_URL`` or ``http://localhost:8000/v1``; a bare
@@ -65,6 +66,7 @@ class AsyncVllmClient:
         self.chat = AsyncChat(self)
         self.completions = AsyncCompletions(self)
         self.models = AsyncModels(self)
+        self.embeddings = AsyncEmbeddings(self)
         self.server = AsyncServer(self)
 
     # -- configuration ---------------------------------------------------------------------

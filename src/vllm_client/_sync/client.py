@@ -20,12 +20,13 @@ from .chat import Chat
 from .completions import Completions
 from .conversation import Conversation
 from .models import Models
+from .pooling import Embeddings, PoolingMixin
 from .server import Server
 
 __all__ = ["VllmClient"]
 
 
-class VllmClient:
+class VllmClient(PoolingMixin):
     """Client for one vLLM server (or several: pass a list of base URLs).
 
     ``base_url`` defaults to ``VLLM_BASE_URL`` or ``http://localhost:8000/v1``; a bare
@@ -66,6 +67,7 @@ class VllmClient:
         self.chat = Chat(self)
         self.completions = Completions(self)
         self.models = Models(self)
+        self.embeddings = Embeddings(self)
         self.server = Server(self)
 
     # -- configuration ---------------------------------------------------------------------

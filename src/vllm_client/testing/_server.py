@@ -19,6 +19,7 @@ from typing import Any
 
 from . import _endpoints as ep
 from . import _generate as gen
+from . import _pooling as pool
 from . import _shapes as shapes
 from . import _validate as val
 from ._faults import (
@@ -57,6 +58,7 @@ _ROUTES: dict[str, tuple[str, ...]] = {
     "/metrics": ("GET",),
     "/tokenize": ("POST",),
     "/detokenize": ("POST",),
+    **pool.ROUTES,
 }
 
 
@@ -67,6 +69,8 @@ class MockVllmServer:
     ...     server.base_url  # "http://127.0.0.1:<port>/v1"
 
     Generated answers are deterministic (seeded by `seed`, else by the prompt).
+    The pooling endpoints (embeddings, pooling, score, rerank, classify) answer too, with
+    `embedding_dim`-sized unit vectors and `num_labels` classes (see `_pooling`).
     Script answers with `queue_chat` / `queue_completion` / `queue_reply`, and
     failures with `add_fault` (HTTP faults and mid-stream faults, see `_faults`).
     """
@@ -86,6 +90,8 @@ class MockVllmServer:
         eos_probability: float = 0.0,
         version: str = shapes.VLLM_VERSION,
         root: str | Mapping[str, str] | None = None,
+        embedding_dim: int = 128,
+        num_labels: int = 2,
     ) -> None:
         self.models: list[str] = list(models) if models else [model]
         self.model = self.models[0]
@@ -98,6 +104,8 @@ class MockVllmServer:
         self.reasoning = reasoning  # answer like vLLM started with a reasoning parser
         self.eos_probability = eos_probability
         self.version = version
+        self.embedding_dim = embedding_dim
+        self.num_labels = num_labels
         if isinstance(root, str):
             self._roots = dict.fromkeys(self.models, root)
         else:
@@ -393,13 +401,18 @@ class MockVllmServer:
                 b'{"detail":"Method Not Allowed"}',
             )
             return
-        if self.api_key is not None and req.path.startswith("/v1/") and not self._authorized(req):
+        if self.api_key is not None and req.path.startswith(("/v1/", "/v2/")) and not self._authorized(req):
             await conn.send(401, [("content-type", shapes.JSON), *extra], b'{"error":"Unauthorized"}')
             return
         if req.path == "/v1/chat/completions":
             await self._generate(conn, req, chat=True, reply=reply, extra=extra)
         elif req.path == "/v1/completions":
             await self._generate(conn, req, chat=False, reply=reply, extra=extra)
+        elif req.path in pool.ROUTES:
+            settings = pool.PoolingSettings(self.model, self.models, self.max_model_len, self.embedding_dim,
+                                            self.num_labels)
+            status, obj = pool.handle(req.path, req.headers.get("content-type"), req.body, settings)
+            await self._send_json(conn, status, obj, extra)
         else:
             await self._simple(conn, req, extra)
 
