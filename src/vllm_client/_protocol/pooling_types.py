@@ -14,7 +14,7 @@ import struct
 from collections.abc import Iterator
 from typing import Any
 
-from .types import RequestTiming, Usage, _RawView
+from .types import RequestTiming, ResponseFields, TimedResponse, _RawView
 
 __all__ = [
     "ClassificationData",
@@ -66,31 +66,10 @@ def decode_floats(data: str, dtype: str = "float32", endianness: str = "native")
     raise ValueError(f"cannot decode embed_dtype {dtype!r}")
 
 
-class _ListResponse(_RawView):
+class _ListResponse(TimedResponse):
     """``{"id", "object": "list", "created", "model", "data": [...], "usage"}``."""
 
-    __slots__ = ("timing",)
-
-    def __init__(self, raw: dict[str, Any], timing: RequestTiming | None = None) -> None:
-        self.raw = raw
-        self.timing = timing
-
-    @property
-    def id(self) -> str:
-        return str(self.raw.get("id") or "")
-
-    @property
-    def model(self) -> str:
-        return str(self.raw.get("model") or "")
-
-    @property
-    def created(self) -> int:
-        return int(self.raw.get("created") or 0)
-
-    @property
-    def usage(self) -> Usage | None:
-        usage = self.raw.get("usage")
-        return Usage(usage) if isinstance(usage, dict) else None
+    __slots__ = ()
 
     def _items(self) -> list[dict[str, Any]]:
         return [d for d in self.raw.get("data") or () if isinstance(d, dict)]
@@ -221,7 +200,7 @@ class RerankItem(_RawView):
         return f"RerankItem(index={self.index}, relevance_score={self.relevance_score!r}, document={self.document!r})"
 
 
-class RerankResult(list[RerankItem]):
+class RerankResult(ResponseFields, list[RerankItem]):
     """``rerank``: the documents best first (a list of :class:`RerankItem`), with ``.raw``,
     ``.usage``, ``.id``, ``.model`` and ``.timing``."""
 
@@ -234,18 +213,6 @@ class RerankResult(list[RerankItem]):
         self.raw = raw
         self.timing = timing
 
-    @property
-    def id(self) -> str:
-        return str(self.raw.get("id") or "")
-
-    @property
-    def model(self) -> str:
-        return str(self.raw.get("model") or "")
-
-    @property
-    def usage(self) -> Usage | None:
-        usage = self.raw.get("usage")
-        return Usage(usage) if isinstance(usage, dict) else None
 
     @property
     def indices(self) -> list[int]:
@@ -268,7 +235,7 @@ class ScoreData(_RawView):
         return f"ScoreData(index={self.index}, score={self.score!r})"
 
 
-class ScoreResult(list[float]):
+class ScoreResult(ResponseFields, list[float]):
     """``score``: one float per (query, document) pair, in input order, with ``.data``
     (the per-pair objects), ``.raw``, ``.usage``, ``.id``, ``.model`` and ``.timing``."""
 
@@ -286,18 +253,6 @@ class ScoreResult(list[float]):
     def scores(self) -> list[float]:
         return list(self)
 
-    @property
-    def id(self) -> str:
-        return str(self.raw.get("id") or "")
-
-    @property
-    def model(self) -> str:
-        return str(self.raw.get("model") or "")
-
-    @property
-    def usage(self) -> Usage | None:
-        usage = self.raw.get("usage")
-        return Usage(usage) if isinstance(usage, dict) else None
 
 
 class ClassificationData(_RawView):

@@ -308,12 +308,12 @@ class Choice(_ChoiceBase):
         return self._message
 
 
-class _Timed(_RawView):
-    __slots__ = ("timing",)
+class ResponseFields:
+    """The envelope every vLLM answer shares (``id``, ``object``, ``created``, ``model``,
+    ``usage``), read from ``self.raw``: mixed into dict views and list-shaped results alike."""
 
-    def __init__(self, raw: dict[str, Any], timing: RequestTiming | None = None) -> None:
-        self.raw = raw
-        self.timing = timing
+    __slots__ = ()
+    raw: dict[str, Any]
 
     @property
     def id(self) -> str:
@@ -335,6 +335,20 @@ class _Timed(_RawView):
     def usage(self) -> Usage | None:
         usage = self.raw.get("usage")
         return Usage(usage) if isinstance(usage, dict) else None
+
+
+class TimedResponse(ResponseFields, _RawView):
+    """A response object with the client-measured ``timing`` of its request."""
+
+    __slots__ = ("timing",)
+
+    def __init__(self, raw: dict[str, Any], timing: RequestTiming | None = None) -> None:
+        self.raw = raw
+        self.timing = timing
+
+
+class _Timed(TimedResponse):
+    __slots__ = ()
 
     @property
     def server_metrics(self) -> dict[str, Any] | None:
