@@ -101,6 +101,7 @@ class APIError(VllmError):
 
     @property
     def is_retryable(self) -> bool:
+        """408, 429, 500, 502, 503 and 504 may succeed when sent again."""
         return self.status_code in RETRYABLE_STATUSES
 
 
@@ -157,6 +158,7 @@ class APIConnectionError(VllmError, ConnectionError):
 
     @property
     def is_retryable(self) -> bool:
+        """True unless the failure came after the server began to answer."""
         return self.retryable
 
 
@@ -169,6 +171,7 @@ class StreamError(VllmError):
 
     @property
     def is_retryable(self) -> bool:
+        """Never: part of the answer was already delivered."""
         return False
 
 

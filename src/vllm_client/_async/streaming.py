@@ -44,10 +44,12 @@ class AsyncStream(Generic[E, F]):
 
     @property
     def status_code(self) -> int:
+        """The HTTP status of the answer (200 once streaming)."""
         return self.response.status
 
     @property
     def headers(self) -> dict[str, str]:
+        """The response headers, names lower-cased."""
         return self.response.headers
 
     @property
@@ -148,6 +150,7 @@ class AsyncCompletionStream(AsyncStream[Any, Completion]):
 
     @property
     def text_stream(self) -> AsyncIterator[str]:
+        """Only the text pieces of the first choice, as they arrive."""
         return self._text()
 
     async def _text(self) -> AsyncIterator[str]:
@@ -156,6 +159,7 @@ class AsyncCompletionStream(AsyncStream[Any, Completion]):
                 yield event.text
 
     async def collect_text(self) -> str:
+        """All text of the first choice (reads the stream to its end)."""
         parts = [piece async for piece in self._text()]
         return "".join(parts)
 

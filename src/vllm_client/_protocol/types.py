@@ -74,23 +74,28 @@ class Usage(_RawView):
 
     @property
     def prompt_tokens(self) -> int:
+        """Tokens in the prompt (after the chat template)."""
         return int(self.raw.get("prompt_tokens") or 0)
 
     @property
     def completion_tokens(self) -> int:
+        """Tokens generated, over all choices."""
         return int(self.raw.get("completion_tokens") or 0)
 
     @property
     def total_tokens(self) -> int:
+        """Prompt plus completion tokens."""
         total = self.raw.get("total_tokens")
         return int(total) if total is not None else self.prompt_tokens + self.completion_tokens
 
     @property
     def prompt_tokens_details(self) -> dict[str, Any] | None:
+        """Details such as ``cached_tokens`` (prefix-cache hits), when sent."""
         return self.raw.get("prompt_tokens_details")
 
     @property
     def completion_tokens_details(self) -> dict[str, Any] | None:
+        """Details such as ``reasoning_tokens``, when sent."""
         return self.raw.get("completion_tokens_details")
 
     @property
@@ -113,10 +118,12 @@ class Function(_RawView):
 
     @property
     def name(self) -> str:
+        """The function's name."""
         return str(self.raw.get("name") or "")
 
     @property
     def arguments(self) -> str:
+        """The arguments as the JSON text the model wrote."""
         args = self.raw.get("arguments")
         if args is None:
             return ""
@@ -130,27 +137,33 @@ class ToolCall(_RawView):
 
     @property
     def id(self) -> str:
+        """The call id; tool results refer to it as ``tool_call_id``."""
         return str(self.raw.get("id") or "")
 
     @property
     def type(self) -> str:
+        """Always ``"function"`` today."""
         return str(self.raw.get("type") or "function")
 
     @property
     def index(self) -> int | None:
+        """Position among the calls of a streamed message (None when not streamed)."""
         return self.raw.get("index")
 
     @property
     def function(self) -> Function:
+        """The OpenAI-shaped ``function`` object (``name``, ``arguments``)."""
         fn = self.raw.get("function")
         return Function(fn if isinstance(fn, dict) else {})
 
     @property
     def name(self) -> str:
+        """The called function's name (``function.name``)."""
         return self.function.name
 
     @property
     def arguments(self) -> str:
+        """The arguments as JSON text (``function.arguments``); ``parse_args()`` decodes them."""
         return self.function.arguments
 
     def _json_arguments(self) -> Any:
@@ -228,14 +241,17 @@ class Message(_RawView):
 
     @property
     def role(self) -> str:
+        """The author: ``"assistant"`` for answers."""
         return str(self.raw.get("role") or "assistant")
 
     @property
     def content(self) -> str | None:
+        """The answer text (None for a tool-call-only answer)."""
         return self.raw.get("content")
 
     @property
     def reasoning(self) -> str | None:
+        """The model's reasoning (vLLM ``reasoning``, or ``reasoning_content`` from older servers)."""
         value = self.raw.get("reasoning")
         if value is None:
             value = self.raw.get("reasoning_content")
@@ -245,10 +261,12 @@ class Message(_RawView):
 
     @property
     def refusal(self) -> str | None:
+        """A refusal message, when the server sends one."""
         return self.raw.get("refusal")
 
     @property
     def tool_calls(self) -> list[ToolCall]:
+        """The tool calls the model made (empty list when none)."""
         if self._tool_calls is None:
             self._tool_calls = [ToolCall(tc) for tc in self.raw.get("tool_calls") or () if isinstance(tc, dict)]
         return self._tool_calls
@@ -270,10 +288,12 @@ class _ChoiceBase(_RawView):
 
     @property
     def index(self) -> int:
+        """The choice's position (``n`` samples; for completions prompt index * n + sample)."""
         return int(self.raw.get("index") or 0)
 
     @property
     def finish_reason(self) -> str | None:
+        """Why generation stopped: ``"stop"``, ``"length"``, ``"tool_calls"``..."""
         return self.raw.get("finish_reason")
 
     @property
@@ -283,6 +303,7 @@ class _ChoiceBase(_RawView):
 
     @property
     def logprobs(self) -> dict[str, Any] | None:
+        """Token log-probabilities, when requested."""
         return self.raw.get("logprobs")
 
     @property
@@ -302,6 +323,7 @@ class Choice(_ChoiceBase):
 
     @property
     def message(self) -> Message:
+        """The generated message."""
         if self._message is None:
             msg = self.raw.get("message")
             self._message = Message(msg if isinstance(msg, dict) else {})
@@ -317,22 +339,27 @@ class ResponseFields:
 
     @property
     def id(self) -> str:
+        """The response id (``chatcmpl-...``, ``cmpl-...``)."""
         return str(self.raw.get("id") or "")
 
     @property
     def object(self) -> str:
+        """The JSON ``object`` type of the answer."""
         return str(self.raw.get("object") or "")
 
     @property
     def created(self) -> int:
+        """Unix time the server created the answer."""
         return int(self.raw.get("created") or 0)
 
     @property
     def model(self) -> str:
+        """The model that answered."""
         return str(self.raw.get("model") or "")
 
     @property
     def usage(self) -> Usage | None:
+        """Token counts, when the server sent them."""
         usage = self.raw.get("usage")
         return Usage(usage) if isinstance(usage, dict) else None
 
@@ -395,6 +422,7 @@ class ChatCompletion(_Timed):
 
     @property
     def choices(self) -> list[Choice]:
+        """The ``n`` answers."""
         if self._choices is None:
             self._choices = [Choice(c) for c in self.raw.get("choices") or () if isinstance(c, dict)]
         return self._choices
@@ -405,16 +433,19 @@ class ChatCompletion(_Timed):
 
     @property
     def message(self) -> Message | None:
+        """The first choice's message."""
         first = self._first()
         return first.message if first else None
 
     @property
     def content(self) -> str | None:
+        """The first choice's text."""
         first = self._first()
         return first.message.content if first else None
 
     @property
     def reasoning(self) -> str | None:
+        """The first choice's reasoning (alias ``reasoning_content``)."""
         first = self._first()
         return first.message.reasoning if first else None
 
@@ -422,13 +453,16 @@ class ChatCompletion(_Timed):
 
     @property
     def tool_calls(self) -> list[ToolCall]:
+        """The first choice's tool calls (empty list when none)."""
         first = self._first()
         return first.message.tool_calls if first else []
 
     def has_tool_calls(self) -> bool:
+        """Whether the first choice called tools."""
         return bool(self.tool_calls)
 
     def first_tool_call(self) -> ToolCall | None:
+        """The first choice's first tool call, or None."""
         calls = self.tool_calls
         return calls[0] if calls else None
 
@@ -452,10 +486,12 @@ class CompletionChoice(_ChoiceBase):
 
     @property
     def text(self) -> str:
+        """The generated text."""
         return str(self.raw.get("text") or "")
 
     @property
     def prompt_token_ids(self) -> list[int] | None:
+        """The prompt's token ids, when requested."""
         return self.raw.get("prompt_token_ids")
 
 
@@ -471,17 +507,20 @@ class Completion(_Timed):
 
     @property
     def choices(self) -> list[CompletionChoice]:
+        """All choices (prompt index * n + sample order)."""
         if self._choices is None:
             self._choices = [CompletionChoice(c) for c in self.raw.get("choices") or () if isinstance(c, dict)]
         return self._choices
 
     @property
     def text(self) -> str | None:
+        """The first choice's text."""
         choices = self.choices
         return choices[0].text if choices else None
 
     @property
     def texts(self) -> list[str]:
+        """Every choice's text, in choice order."""
         return [c.text for c in self.choices]
 
     def __repr__(self) -> str:
@@ -495,18 +534,22 @@ class Model(_RawView):
 
     @property
     def id(self) -> str:
+        """The name to pass as ``model=``."""
         return str(self.raw.get("id") or "")
 
     @property
     def object(self) -> str:
+        """Always ``"model"``."""
         return str(self.raw.get("object") or "model")
 
     @property
     def created(self) -> int:
+        """Unix time the server registered the model."""
         return int(self.raw.get("created") or 0)
 
     @property
     def owned_by(self) -> str | None:
+        """Owner (``"vllm"``)."""
         return self.raw.get("owned_by")
 
     @property
@@ -521,6 +564,7 @@ class Model(_RawView):
 
     @property
     def max_model_len(self) -> int | None:
+        """Context length: prompt plus completion tokens."""
         value = self.raw.get("max_model_len")
         return int(value) if value is not None else None
 
@@ -539,6 +583,7 @@ class ModelList(list[Model]):
 
     @property
     def ids(self) -> list[str]:
+        """The served model ids."""
         return [m.id for m in self]
 
     def __iter__(self) -> Iterator[Model]:

@@ -73,22 +73,27 @@ class VllmClient(PoolingMixin):
     # -- configuration ---------------------------------------------------------------------
     @property
     def base_url(self) -> str:
+        """The (first) server's base URL, e.g. ``http://localhost:8000/v1``."""
         return self._core.config.base_url
 
     @property
     def base_urls(self) -> tuple[str, ...]:
+        """Every server this client talks to."""
         return self._core.config.base_urls
 
     @property
     def api_key(self) -> str | None:
+        """The API key sent as ``Authorization: Bearer``, or None."""
         return self._core.config.api_key
 
     @property
     def timeout(self) -> Any:
+        """The default :class:`Timeout` of every call."""
         return self._core.config.timeout
 
     @property
     def max_retries(self) -> int:
+        """Retries after a retryable failure (0 disables)."""
         return self._core.config.max_retries
 
     def with_options(

@@ -45,10 +45,12 @@ class Stream(Generic[E, F]):
 
     @property
     def status_code(self) -> int:
+        """The HTTP status of the answer (200 once streaming)."""
         return self.response.status
 
     @property
     def headers(self) -> dict[str, str]:
+        """The response headers, names lower-cased."""
         return self.response.headers
 
     @property
@@ -147,6 +149,7 @@ class CompletionStream(Stream[Any, Completion]):
 
     @property
     def text_stream(self) -> Iterator[str]:
+        """Only the text pieces of the first choice, as they arrive."""
         return self._text()
 
     def _text(self) -> Iterator[str]:
@@ -155,6 +158,7 @@ class CompletionStream(Stream[Any, Completion]):
                 yield event.text
 
     def collect_text(self) -> str:
+        """All text of the first choice (reads the stream to its end)."""
         parts = [piece for piece in self._text()]
         return "".join(parts)
 
