@@ -7,15 +7,19 @@ shows up here rather than in a user's program.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import orjson
 import pytest
+from golden_fixtures import (
+    FIXTURES_DIR,
+    fixture_names,
+    is_event_stream,
+    load_fixture,
+    response_bytes,
+    response_headers,
+)
 
 from vllm_client import (
     APIError,
@@ -29,30 +33,6 @@ from vllm_client import (
     ToolArgumentsError,
 )
 from vllm_client._errors import error_from_response
-
-
-def _golden_conftest() -> ModuleType:
-    """tests/golden/conftest.py (the shared fixture loader), loaded by path under a unique name:
-    ``import conftest`` would depend on which rootless conftest pytest imported last."""
-    name = "_vllm_client_golden_conftest"
-    module = sys.modules.get(name)
-    if module is None:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("conftest.py"))
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return module
-
-
-_fx = _golden_conftest()
-FIXTURES_DIR: Path = _fx.FIXTURES_DIR
-fixture_names = _fx.fixture_names
-load_fixture = _fx.load_fixture
-response_headers = _fx.response_headers
-response_bytes = _fx.response_bytes
-request_json = _fx.request_json
-is_event_stream = _fx.is_event_stream
 
 DECODED_PATHS = ("/v1/chat/completions", "/v1/completions", "/v1/models")
 

@@ -9,15 +9,12 @@ plain generate server (tokenize / detokenize, embeddings on a generate model).
 from __future__ import annotations
 
 import http.client
-import importlib.util
 import json
 import math
-import sys
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
+from golden_fixtures import FIXTURES_DIR, load_fixture, request_json
 
 from vllm_client import (
     BadRequestError,
@@ -42,24 +39,6 @@ from vllm_client._protocol.pooling import (
 )
 from vllm_client._protocol.requests import RequestSpec
 from vllm_client.testing import MockVllmServer
-
-
-def _golden_conftest() -> ModuleType:
-    name = "_vllm_client_golden_conftest"
-    module = sys.modules.get(name)
-    if module is None:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("conftest.py"))
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return module
-
-
-_fx = _golden_conftest()
-FIXTURES_DIR: Path = _fx.FIXTURES_DIR
-load_fixture = _fx.load_fixture
-request_json = _fx.request_json
 
 pytestmark = pytest.mark.skipif(not FIXTURES_DIR.is_dir(), reason=f"no fixtures at {FIXTURES_DIR}")
 
