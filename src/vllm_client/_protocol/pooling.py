@@ -17,7 +17,7 @@ from typing import Any, Literal, Union
 from typing_extensions import TypedDict
 
 from .params import CallOptions
-from .requests import RequestSpec, _check_messages, _options, split_kwargs
+from .requests import RequestSpec, _check_messages, _options, body_fields, split_kwargs
 
 __all__ = [
     "ClassifyParams",
@@ -275,32 +275,31 @@ def _spec(path: str, body: dict[str, Any], options: Mapping[str, Any], *, root: 
     return spec
 
 
-def _fields(params: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in params.items() if v is not None}
+def _input_request(method: str, fields: frozenset[str], path: str, *, root: bool,
+                   input: Any, messages: Any, kwargs: Mapping[str, Any]) -> RequestSpec:
+    """The requests that pool one input (text, tokens or chat ``messages``) per item."""
+    params, options = split_kwargs(method, kwargs, fields)
+    _check_pooling(params)
+    body = body_fields(params) | _input_or_messages(method, input, messages, params)
+    return _spec(path, body, options, root=root)
 
 
 def build_embeddings(input: Any, messages: Any, kwargs: Mapping[str, Any]) -> RequestSpec:
     """``embeddings.create`` -> ``POST /v1/embeddings``."""
-    params, options = split_kwargs("create", kwargs, EMBEDDING_FIELDS)
-    _check_pooling(params)
-    body = _fields(params) | _input_or_messages("create", input, messages, params)
-    return _spec("/embeddings", body, options, root=False)
+    return _input_request("create", EMBEDDING_FIELDS, "/embeddings", root=False, input=input, messages=messages,
+                          kwargs=kwargs)
 
 
 def build_pooling(input: Any, messages: Any, kwargs: Mapping[str, Any]) -> RequestSpec:
     """``pooling`` -> ``POST /pooling`` (root): the pooler's raw output."""
-    params, options = split_kwargs("pooling", kwargs, POOLING_FIELDS)
-    _check_pooling(params)
-    body = _fields(params) | _input_or_messages("pooling", input, messages, params)
-    return _spec("/pooling", body, options, root=True)
+    return _input_request("pooling", POOLING_FIELDS, "/pooling", root=True, input=input, messages=messages,
+                          kwargs=kwargs)
 
 
 def build_classify(input: Any, messages: Any, kwargs: Mapping[str, Any]) -> RequestSpec:
     """``classify`` -> ``POST /classify`` (root; vLLM 0.32 has no ``/v1/classify``)."""
-    params, options = split_kwargs("classify", kwargs, CLASSIFY_FIELDS)
-    _check_pooling(params)
-    body = _fields(params) | _input_or_messages("classify", input, messages, params)
-    return _spec("/classify", body, options, root=True)
+    return _input_request("classify", CLASSIFY_FIELDS, "/classify", root=True, input=input, messages=messages,
+                          kwargs=kwargs)
 
 
 def build_score(queries: Any, documents: Any, kwargs: Mapping[str, Any]) -> RequestSpec:
@@ -314,7 +313,7 @@ def build_score(queries: Any, documents: Any, kwargs: Mapping[str, Any]) -> Requ
     d = _score_list("documents", documents)
     if len(q) > 1 and len(q) != len(d):
         raise ValueError(f"queries and documents must pair 1:1, 1:N or N:N, got {len(q)}:{len(d)}")
-    body = _fields(params)
+    body = body_fields(params)
     body["queries"] = q[0] if isinstance(queries, (str, Mapping)) else q
     body["documents"] = d[0] if isinstance(documents, (str, Mapping)) else d
     return _spec("/score", body, options, root=True)
@@ -329,7 +328,7 @@ def build_rerank(query: Any, documents: Any, top_n: Any, kwargs: Mapping[str, An
         raise TypeError(f"top_n must be an integer, got {top_n!r}")
     if top_n is not None and top_n < 1:
         raise ValueError(f"top_n must be >= 1, got {top_n}")
-    body = _fields(params)
+    body = body_fields(params)
     body["query"] = _score_item("query", query)
     body["documents"] = _score_list("documents", documents)
     if top_n is not None:
@@ -342,7 +341,7 @@ def build_tokenize(prompt: Any, messages: Any, kwargs: Mapping[str, Any]) -> Req
     params, options = split_kwargs("tokenize", kwargs, TOKENIZE_FIELDS)
     if (prompt is None) == (messages is None):
         raise TypeError("tokenize() takes a prompt or messages (exactly one)")
-    body = _fields(params)
+    body = body_fields(params)
     if messages is None:
         if not isinstance(prompt, str):
             raise TypeError(f"prompt must be a str, got {type(prompt).__name__}")
@@ -360,6 +359,6 @@ def build_tokenize(prompt: Any, messages: Any, kwargs: Mapping[str, Any]) -> Req
 def build_detokenize(tokens: Any, kwargs: Mapping[str, Any]) -> RequestSpec:
     """``detokenize`` -> ``POST /detokenize`` (root)."""
     params, options = split_kwargs("detokenize", kwargs, DETOKENIZE_FIELDS)
-    body = _fields(params)
+    body = body_fields(params)
     body["tokens"] = _token_ids("tokens", tokens)
     return _spec("/detokenize", body, options, root=True, resolve_model=False)

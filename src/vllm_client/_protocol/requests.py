@@ -197,9 +197,15 @@ def _check_sampling(p: Mapping[str, Any]) -> None:
         raise TypeError(f"stop_token_ids must be a list of int, got {ids!r}")
 
 
+def body_fields(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Keyword arguments as JSON body fields: ``None`` means "server default" and is left
+    out; tuples become lists."""
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in params.items() if v is not None}
+
+
 def _body(params: Mapping[str, Any]) -> dict[str, Any]:
-    """The JSON body: ``None`` values mean "server default" and are left out."""
-    body = {k: (list(v) if isinstance(v, tuple) else v) for k, v in params.items() if v is not None}
+    """The generation body: the fields, with removed ``guided_*`` fields translated."""
+    body = body_fields(params)
     translate_guided(body)
     return body
 
