@@ -9,10 +9,11 @@ from typing_extensions import Unpack
 
 from .._protocol.params import CallOptions, ChatParams
 from .._protocol.requests import build_chat
+from .._protocol.stream_decoder import ChatStreamDecoder
 from .._protocol.think import split_think_in_chat
 from .._protocol.types import ChatCompletion
 from ..structured import ParsedChatCompletion
-from .streaming import AsyncChatStream, chat_decoder
+from .streaming import AsyncChatStream
 
 if TYPE_CHECKING:
     from .client import AsyncVllmClient
@@ -68,9 +69,9 @@ class AsyncChatCompletions:
                 data = split_think_in_chat(data)
             return ChatCompletion(data, timing)
         response, request_id, _, start = await client._send(spec)
-        timeout = client._core.timeout(spec)
-        return AsyncChatStream(response, chat_decoder(parse_think_tags, request_id), timeout=timeout,
-                               request_id=request_id, started=start)
+        decoder = ChatStreamDecoder(parse_think_tags=parse_think_tags, request_id=request_id)
+        return AsyncChatStream(response, decoder, timeout=client._core.timeout(spec), request_id=request_id,
+                               started=start)
 
     async def stream(self, *, messages: Sequence[Any], parse_think_tags: bool = False,
                      **params: Unpack[ChatCreateParams]) -> AsyncChatStream:

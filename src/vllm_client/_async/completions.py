@@ -9,10 +9,11 @@ from typing_extensions import Unpack
 
 from .._protocol.params import CallOptions, CompletionParams
 from .._protocol.requests import build_completion
+from .._protocol.stream_decoder import CompletionStreamDecoder
 from .._protocol.types import Completion
 from ..structured import ParsedCompletion
 from ..structured import json as json_constraint
-from .streaming import AsyncCompletionStream, completion_decoder
+from .streaming import AsyncCompletionStream
 
 if TYPE_CHECKING:
     from .client import AsyncVllmClient
@@ -57,8 +58,9 @@ class AsyncCompletions:
             data, timing = await client._request_json(spec)
             return Completion(data, timing)
         response, request_id, _, start = await client._send(spec)
-        return AsyncCompletionStream(response, completion_decoder(request_id), timeout=client._core.timeout(spec),
-                                     request_id=request_id, started=start)
+        decoder = CompletionStreamDecoder(request_id=request_id)
+        return AsyncCompletionStream(response, decoder, timeout=client._core.timeout(spec), request_id=request_id,
+                                     started=start)
 
     @overload
     async def parse(self, *, prompt: Any, response_format: type[T], **params: Any) -> ParsedCompletion[T]: ...

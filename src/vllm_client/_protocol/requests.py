@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._config import Timeout, TimeoutLike
+from .._config import Timeout
 from .params import CHAT_FIELDS, COMPLETION_FIELDS, OPTION_FIELDS
 
 __all__ = [
@@ -313,7 +313,3 @@ def build_simple(
                 raise TypeError(f"unexpected keyword argument {key!r}")
         _options(options, spec)
     return spec
-
-
-def timeout_of(value: TimeoutLike) -> Timeout:
-    return Timeout.coerce(value)

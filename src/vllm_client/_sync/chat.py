@@ -10,10 +10,11 @@ from typing_extensions import Unpack
 
 from .._protocol.params import CallOptions, ChatParams
 from .._protocol.requests import build_chat
+from .._protocol.stream_decoder import ChatStreamDecoder
 from .._protocol.think import split_think_in_chat
 from .._protocol.types import ChatCompletion
 from ..structured import ParsedChatCompletion
-from .streaming import ChatStream, chat_decoder
+from .streaming import ChatStream
 
 if TYPE_CHECKING:
     from .client import VllmClient
@@ -69,9 +70,9 @@ class ChatCompletions:
                 data = split_think_in_chat(data)
             return ChatCompletion(data, timing)
         response, request_id, _, start = client._send(spec)
-        timeout = client._core.timeout(spec)
-        return ChatStream(response, chat_decoder(parse_think_tags, request_id), timeout=timeout,
-                               request_id=request_id, started=start)
+        decoder = ChatStreamDecoder(parse_think_tags=parse_think_tags, request_id=request_id)
+        return ChatStream(response, decoder, timeout=client._core.timeout(spec), request_id=request_id,
+                               started=start)
 
     def stream(self, *, messages: Sequence[Any], parse_think_tags: bool = False,
                      **params: Unpack[ChatCreateParams]) -> ChatStream:

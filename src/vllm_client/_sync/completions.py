@@ -10,10 +10,11 @@ from typing_extensions import Unpack
 
 from .._protocol.params import CallOptions, CompletionParams
 from .._protocol.requests import build_completion
+from .._protocol.stream_decoder import CompletionStreamDecoder
 from .._protocol.types import Completion
 from ..structured import ParsedCompletion
 from ..structured import json as json_constraint
-from .streaming import CompletionStream, completion_decoder
+from .streaming import CompletionStream
 
 if TYPE_CHECKING:
     from .client import VllmClient
@@ -58,8 +59,9 @@ class Completions:
             data, timing = client._request_json(spec)
             return Completion(data, timing)
         response, request_id, _, start = client._send(spec)
-        return CompletionStream(response, completion_decoder(request_id), timeout=client._core.timeout(spec),
-                                     request_id=request_id, started=start)
+        decoder = CompletionStreamDecoder(request_id=request_id)
+        return CompletionStream(response, decoder, timeout=client._core.timeout(spec), request_id=request_id,
+                                     started=start)
 
     @overload
     def parse(self, *, prompt: Any, response_format: type[T], **params: Any) -> ParsedCompletion[T]: ...

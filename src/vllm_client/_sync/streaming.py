@@ -14,11 +14,9 @@ from types import TracebackType
 from typing import Any, Generic, TypeVar
 
 from .._config import Timeout
-from .._errors import StreamError
 from .._protocol.deadlines import StreamDeadlines
 from .._protocol.events import Content
 from .._protocol.events import Text as CompletionText
-from .._protocol.stream_decoder import ChatStreamDecoder, CompletionStreamDecoder
 from .._protocol.types import ChatCompletion, Completion
 from .._stream_metrics import StreamMetrics
 from .._transport.sync_http import SyncResponse
@@ -169,14 +167,3 @@ def _usage_tokens(decoder: Any) -> int | None:
     except Exception:  # a broken stream has no trustworthy usage
         return None
     return usage.completion_tokens if usage is not None else None
-
-
-def chat_decoder(parse_think_tags: bool, request_id: str) -> ChatStreamDecoder:
-    return ChatStreamDecoder(parse_think_tags=parse_think_tags, request_id=request_id)
-
-
-def completion_decoder(request_id: str) -> CompletionStreamDecoder:
-    return CompletionStreamDecoder(request_id=request_id)
-
-
-__all__ += ["StreamError"]
