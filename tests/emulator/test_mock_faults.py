@@ -35,7 +35,7 @@ from vllm_client.testing import (
     ToolCall,
 )
 
-FIXTURES = Path("/work/shared/fixtures/real-vllm-0.32")
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "real-vllm-0.32"
 MESSAGES = [{"role": "user", "content": "What is the capital of France?"}]
 CHAT = "/v1/chat/completions"
 

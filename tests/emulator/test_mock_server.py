@@ -1,5 +1,5 @@
 """MockVllmServer answers like vLLM 0.32: same keys, key order and value types as the
-real captures in shared/fixtures/real-vllm-0.32, over a real socket (http.client)."""
+real captures in tests/fixtures/real-vllm-0.32, over a real socket (http.client)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,7 @@ import pytest
 from vllm_client.testing import MockVllmServer
 from vllm_client.testing.pytest_plugin import vllm_mock, vllm_mock_options  # noqa: F401
 
-FIXTURES = Path("/work/shared/fixtures/real-vllm-0.32")
-if not FIXTURES.is_dir():  # pragma: no cover - the captures live outside the repo
-    FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "real-vllm-0.32"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "real-vllm-0.32"
 needs_fixtures = pytest.mark.skipif(not FIXTURES.is_dir(), reason="real-vllm fixtures not available")
 
 MESSAGES = [

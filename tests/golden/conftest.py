@@ -1,4 +1,4 @@
-"""Loader for the real vLLM 0.32 captures in ``<repo>/../shared/fixtures/real-vllm-0.32``.
+"""Loader for the real vLLM 0.32 captures in ``tests/fixtures/real-vllm-0.32``.
 
 Golden tests decode those exact bytes, so they pin our decoding to what a real server
 sends rather than to what we believe it sends. Each capture is one JSON file with

@@ -1,4 +1,4 @@
-"""Reading the real vLLM 0.32 captures in ``<repo>/../shared/fixtures/real-vllm-0.32``:
+"""Reading the real vLLM 0.32 captures in ``tests/fixtures/real-vllm-0.32``:
 plain functions, imported by the golden tests and by ``conftest.py`` (which adds the pytest
 fixtures and parametrisation). Set ``VLLM_CLIENT_FIXTURES`` to use another copy."""
 
@@ -12,7 +12,7 @@ from typing import Any
 
 FIXTURES_DIR = Path(
     os.environ.get("VLLM_CLIENT_FIXTURES")
-    or Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "real-vllm-0.32"
+    or Path(__file__).resolve().parents[1] / "fixtures" / "real-vllm-0.32"
 )
 
 # Stream endpoints our chat/completion stream decoders handle (/v1/responses has its own format).

@@ -788,7 +788,7 @@ def test_request_bodies_match_the_fixtures() -> None:
     """The forcing constants above are the fixtures' own (guards against drift in either)."""
     from .conftest import REPO_ROOT
 
-    fixtures = REPO_ROOT.parent / "shared" / "fixtures" / "real-vllm-0.32"
+    fixtures = REPO_ROOT / "tests" / "fixtures" / "real-vllm-0.32"
     if not fixtures.is_dir():
         pytest.skip(f"{fixtures} not found")
     strict = json.loads(json.loads((fixtures / "hermes_required_strict_stream.json").read_text())["request"]["body"])

@@ -23,7 +23,7 @@ from vllm_client._protocol.events import (
 )
 from vllm_client._protocol.stream_decoder import ChatStreamDecoder
 
-FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "real-vllm-0.32"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "real-vllm-0.32"
 TOP = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": "m"}
 
 

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 from vllm_client._protocol.sse import SSEDecoder, SSEError, SSEEvent
 
-FIXTURES = Path("/work/shared/fixtures/real-vllm-0.32")
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "real-vllm-0.32"
 BOM = b"\xef\xbb\xbf"
 
 
