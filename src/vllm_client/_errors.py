@@ -167,12 +167,25 @@ class APITimeoutError(APIConnectionError, TimeoutError):
 
 
 class StreamError(VllmError):
-    """A stream was malformed or ended early (no ``[DONE]``): never a silently short answer."""
+    """A stream was malformed, ended early (no ``[DONE]``) or its connection broke after the
+    response headers: never a silently short answer.
+
+    ``partial`` is what arrived before the failure, assembled like the final answer (a
+    ``ChatCompletion`` or ``Completion`` whose ``finish_reason`` is None), so a caller can
+    show it or continue from it. ``is_retryable`` says whether sending the whole call again
+    may succeed: yes for a broken or truncated connection, no for a malformed payload. The
+    client itself never repeats a stream that has delivered events.
+    """
+
+    def __init__(self, message: str, *, partial: Any = None, retryable: bool = False) -> None:
+        self.partial = partial
+        self.retryable = retryable
+        super().__init__(message)
 
     @property
     def is_retryable(self) -> bool:
-        """Never: part of the answer was already delivered."""
-        return False
+        """True when the connection broke or the stream was cut short (a new call may succeed)."""
+        return self.retryable
 
 
 class StreamTimeoutError(APITimeoutError):

@@ -137,12 +137,21 @@ def test_error_frame_raises_mapped_error(api: Any, vllm_mock: MockVllmServer) ->
         api.events(stream)
 
 
-@pytest.mark.parametrize("fault", [StreamDrop(after_chunks=3), StreamNoDone(), StreamMalformed(after_chunks=2)])
-def test_truncated_or_broken_streams_raise(api: Any, vllm_mock: MockVllmServer, fault: Any) -> None:
+@pytest.mark.parametrize(("fault", "retryable"), [
+    (StreamDrop(after_chunks=3), True), (StreamDrop(after_chunks=3, reset=True), True),
+    (StreamNoDone(), True), (StreamMalformed(after_chunks=2), False),
+])
+def test_truncated_or_broken_streams_raise(api: Any, vllm_mock: MockVllmServer, fault: Any, retryable: bool) -> None:
     vllm_mock.add_fault(fault)
     stream = api(api.client.chat.completions.create(messages=MSG, max_tokens=8, stream=True))
-    with pytest.raises((vc.StreamError, vc.APIConnectionError)):
+    with pytest.raises(vc.StreamError) as info:
         api.events(stream)
+    assert info.value.is_retryable is retryable
+    partial = info.value.partial
+    assert isinstance(partial, vc.ChatCompletion) and partial.content
+    # what arrived: cut mid-answer (no finish_reason), or whole but for the missing [DONE]
+    assert partial.finish_reason == ("length" if isinstance(fault, StreamNoDone) else None)
+    assert len(vllm_mock.requests_to("/v1/chat/completions")) == 1  # a stream is never retried after its headers
 
 
 def test_keep_alive_comments_are_ignored(api: Any, vllm_mock: MockVllmServer) -> None:

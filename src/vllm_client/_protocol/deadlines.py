@@ -8,11 +8,20 @@ and :meth:`expired` tells which limit ran out.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .._config import Timeout
 
-__all__ = ["StreamDeadlines"]
+__all__ = ["StreamDeadlines", "attempt_timeout"]
+
+
+def attempt_timeout(timeout: Timeout, remaining: float) -> Timeout:
+    """The limits of one attempt of a call whose ``total`` leaves ``remaining`` seconds:
+    each limit at most ``remaining``, so the retries of a call end with its ``total``."""
+    def cap(value: float | None) -> float:
+        return remaining if value is None else min(value, remaining)
+
+    return replace(timeout, connect=cap(timeout.connect), read=cap(timeout.read), total=remaining)
 
 
 @dataclass(slots=True)
@@ -21,10 +30,12 @@ class StreamDeadlines:
     started: float
     last_event: float
     got_token: bool = False
+    origin: float | None = None
+    """When the call began (``total`` counts from there, retries included); default ``started``."""
 
     @classmethod
-    def start(cls, timeout: Timeout, now: float) -> StreamDeadlines:
-        return cls(timeout, now, now)
+    def start(cls, timeout: Timeout, now: float, *, origin: float | None = None) -> StreamDeadlines:
+        return cls(timeout, now, now, origin=origin)
 
     @property
     def active(self) -> bool:
@@ -35,7 +46,8 @@ class StreamDeadlines:
         t = self.timeout
         out: list[tuple[float, str]] = []
         if t.total is not None:
-            out.append((self.started + t.total, f"total timeout ({t.total:g}s)"))
+            begin = self.started if self.origin is None else self.origin
+            out.append((begin + t.total, f"total timeout ({t.total:g}s)"))
         if not self.got_token and t.first_token is not None:
             out.append((self.started + t.first_token, f"first-token timeout ({t.first_token:g}s)"))
         if t.idle is not None and (self.got_token or t.first_token is None):

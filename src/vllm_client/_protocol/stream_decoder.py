@@ -133,7 +133,7 @@ class _StreamDecoder(Generic[E, F]):
         try:
             sse_events = self._sse.feed(data)
         except SSEError as exc:
-            raise StreamError(f"malformed event stream: {exc}") from None
+            raise self._with_partial(StreamError(f"malformed event stream: {exc}")) from None
         if not sse_events:
             self.last_token_chunks = 0
             return []
@@ -158,7 +158,7 @@ class _StreamDecoder(Generic[E, F]):
                 except Exception as exc:
                     if isinstance(exc, JSONDecodeError) and not payload.strip():
                         continue  # an empty ``data:`` line carries nothing
-                    error = _as_error(exc, payload)
+                    error = self._with_partial(_as_error(exc, payload))
                     break
                 self._chunks += 1
             if out is None:
@@ -181,9 +181,33 @@ class _StreamDecoder(Generic[E, F]):
         if "error" in chunk or chunk.get("object") == "error":
             raise error_from_stream_frame(chunk, request_id=self._request_id)
 
+    def _with_partial(self, error: VllmError) -> VllmError:
+        """``error`` carrying what arrived so far, when it is a :class:`StreamError`."""
+        if isinstance(error, StreamError) and error.partial is None:
+            error.partial = self._partial()
+        return error
+
+    def _partial(self) -> F | None:
+        try:
+            return self._state.final()
+        except Exception:  # a state too broken to assemble: the error still says what happened
+            return None
+
+    def broken(self, cause: BaseException) -> StreamError:
+        """The error for a connection that broke after the response headers: retryable
+        (the whole call may be sent again), carrying what arrived, ``cause`` chained."""
+        pending = self._sse.pending_bytes
+        self._sse.flush()
+        tail = f" and {pending} bytes of an unfinished event" if pending else ""
+        err = StreamError(f"the connection broke after {self._chunks} stream chunks{tail}: {cause}",
+                          partial=self._partial(), retryable=True)
+        err.__cause__ = cause
+        return err
+
     def close(self) -> None:
         """The body ended. Raises :class:`StreamError` unless ``[DONE]`` was received
-        (or the error a previous ``feed`` deferred)."""
+        (or the error a previous ``feed`` deferred). A body cut short is retryable: the
+        connection ended early, which a new call may not repeat."""
         if self._error is not None:
             self._sse.flush()
             raise self._error
@@ -193,7 +217,8 @@ class _StreamDecoder(Generic[E, F]):
         pending = self._sse.pending_bytes
         self._sse.flush()
         tail = f" ({pending} bytes of an unfinished event)" if pending else ""
-        raise StreamError(f"stream ended before [DONE] after {self._chunks} chunks{tail}")
+        raise StreamError(f"stream ended before [DONE] after {self._chunks} chunks{tail}",
+                          partial=self._partial(), retryable=True)
 
 
 class ChatStreamDecoder(_StreamDecoder[ChatStreamEvent, ChatCompletion]):

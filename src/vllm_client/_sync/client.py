@@ -13,6 +13,7 @@ from .._client_base import ClientCore
 from .._config import UNSET, ClientConfig, Limits, OnRetry, Timeout, TimeoutLike
 from .._errors import APITimeoutError, ResponseParseError, VllmError, error_from_response
 from .._json import loads
+from .._protocol.deadlines import attempt_timeout
 from .._protocol.requests import RequestSpec, build_simple
 from .._protocol.types import RequestTiming
 from .._transport.sync_http import SyncResponse, SyncTransport, sleep
@@ -178,7 +179,14 @@ class VllmClient(PoolingMixin):
                 self._resolve_model(spec, server)
                 if body is None:
                     body = core.body(spec)
-                response = self._transport.send(spec.method, core.url(spec, server), headers, body, timeout)
+                limits = timeout
+                if deadline is not None:
+                    remaining = deadline - time.perf_counter()
+                    if remaining <= 0:
+                        raise APITimeoutError(f"total timeout ({timeout.total:g}s) reached after {attempt - 1} "
+                                              "attempt(s)", retryable=False)
+                    limits = attempt_timeout(timeout, remaining)
+                response = self._transport.send(spec.method, core.url(spec, server), headers, body, limits)
                 if response.status >= 400:
                     data = response.read()
                     raise error_from_response(response.status, response.headers, data, request_id=request_id)

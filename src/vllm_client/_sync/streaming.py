@@ -14,6 +14,7 @@ from types import TracebackType
 from typing import Any, Generic, TypeVar
 
 from .._config import Timeout
+from .._errors import APIConnectionError, APITimeoutError
 from .._protocol.deadlines import StreamDeadlines
 from .._protocol.events import Content
 from .._protocol.events import Text as CompletionText
@@ -37,9 +38,12 @@ class Stream(Generic[E, F]):
         self._decoder = decoder
         self._timeout = timeout
         self._metrics = StreamMetrics(started)
-        self._deadlines = StreamDeadlines.start(timeout, time.monotonic())
+        # ``total`` counts from the call's start (retries included), ``started`` is its perf_counter.
+        now = time.monotonic()
+        self._deadlines = StreamDeadlines.start(timeout, now, origin=now - (time.perf_counter() - started))
         self._iterator: Iterator[E] | None = None
         self._finished = False
+        self._closing = False
 
     @property
     def status_code(self) -> int:
@@ -67,35 +71,49 @@ class Stream(Generic[E, F]):
     def _events(self) -> Iterator[E]:
         decoder = self._decoder
         feed = decoder.feed
+        response = self.response
         metrics = self._metrics
         deadlines = self._deadlines
         timed = deadlines.active
         perf = time.perf_counter
         try:
-            for data in self.response.iter_bytes(deadlines if timed else None, self._timeout.read):
-                events = feed(data)
-                if not events:
-                    continue
-                tokens = decoder.last_token_chunks  # timing per read: one clock read, not one per event
-                if tokens:
-                    metrics.tokens(perf(), tokens)
-                if timed:
-                    deadlines.mark_event(time.monotonic(), token=tokens > 0)
-                for event in events:
-                    yield event
-                if decoder.done:
-                    break
-            decoder.close()  # raises StreamError when the stream ended before [DONE]
+            try:
+                for data in response.iter_bytes(deadlines if timed else None, self._timeout.read):
+                    if decoder.done:
+                        continue  # after [DONE]: read the body's end so the connection can be reused
+                    events = feed(data)
+                    if not events:
+                        continue
+                    tokens = decoder.last_token_chunks  # timing per read: one clock read, not one per event
+                    if tokens:
+                        metrics.tokens(perf(), tokens)
+                    if timed:
+                        deadlines.mark_event(time.monotonic(), token=tokens > 0)
+                    if decoder.done:
+                        response.expect_end()
+                    for event in events:
+                        yield event
+            except APIConnectionError as exc:
+                if self._closing or decoder.done:
+                    return  # closed by the caller, or broken after the answer was complete
+                if isinstance(exc, APITimeoutError):
+                    raise
+                raise decoder.broken(exc) from exc
+            if not self._closing:
+                decoder.close()  # raises StreamError when the stream ended before [DONE]
         finally:
             self._finished = True
-            self.response.close_now()
+            response.close_now()
             metrics.finish(perf(), decoder.chunks, _usage_tokens(decoder))
 
     def close(self) -> None:
-        """Stop reading: the connection is closed, which makes vLLM abort the generation."""
+        """Stop reading: the connection is closed, which makes vLLM abort the generation.
+        Safe from another thread or task than the one iterating: that iteration then ends."""
+        self._closing = True
         self.response.close_now()
-        if self._iterator is not None:
-            self._iterator.close()  # type: ignore[attr-defined]
+        iterator = self._iterator
+        if iterator is not None and not _running(iterator):
+            iterator.close()  # type: ignore[attr-defined]
 
     def __enter__(self) -> Stream[E, F]:
         return self
@@ -159,6 +177,11 @@ class CompletionStream(Stream[Any, Completion]):
         """All text of the first choice (reads the stream to its end)."""
         parts = [piece for piece in self._text()]
         return "".join(parts)
+
+
+def _running(iterator: Any) -> bool:
+    """Whether a (sync or async) generator is executing right now, in another thread or task."""
+    return bool(getattr(iterator, "gi_running", False) or getattr(iterator, "ag_running", False))
 
 
 def _usage_tokens(decoder: Any) -> int | None:

@@ -27,13 +27,16 @@ __all__ = ["AsyncResponse", "AsyncTransport", "sleep"]
 #: how the retry loop waits (a module attribute so the generated sync client gets time.sleep)
 sleep = asyncio.sleep
 
+#: seconds to wait, after a stream's last event, for the end of its body (see the sync transport)
+END_GRACE = 1.0
+
 
 
 class AsyncResponse:
     """An answer whose body is read on demand. Reading to the end releases the connection
     to the pool; ``aclose()`` before the end closes it (vLLM then aborts the generation)."""
 
-    __slots__ = ("_headers", "_resp", "_transport", "closed", "status")
+    __slots__ = ("_ending", "_headers", "_resp", "_transport", "closed", "status")
 
     def __init__(self, transport: AsyncTransport, resp: aiohttp.ClientResponse) -> None:
         self._transport = transport
@@ -41,6 +44,7 @@ class AsyncResponse:
         self.status = resp.status
         self._headers: dict[str, str] | None = None
         self.closed = False
+        self._ending = False
         transport.in_use += 1
 
     @property
@@ -60,8 +64,16 @@ class AsyncResponse:
             self.close_now()
             raise APIConnectionError(f"connection broke while reading the response: {exc!r}",
                                      retryable=False) from exc
+        except BaseException:  # cancellation, a closed session...: never keep the slot
+            self.close_now()
+            raise
         self._released()
         return data
+
+    def expect_end(self) -> None:
+        """The stream's last event arrived: wait only briefly for the end of the body (then
+        the connection is reused; a body that does not end is closed, not an error)."""
+        self._ending = True
 
     async def aiter_bytes(self, deadlines: StreamDeadlines | None = None,
                           read_timeout: float | None = None) -> AsyncIterator[bytes]:
@@ -71,6 +83,10 @@ class AsyncResponse:
         timed = deadlines is not None and deadlines.active
         try:
             while True:
+                if self._ending:
+                    async for data in self._read_end(readany):
+                        yield data
+                    return
                 try:
                     if timed and deadlines is not None:
                         now = time.monotonic()
@@ -87,16 +103,36 @@ class AsyncResponse:
                     if what:
                         raise StreamTimeoutError(f"stream {what} expired") from exc
                     raise APITimeoutError("timed out reading the stream (read timeout)", retryable=False) from exc
-                except aiohttp.ClientPayloadError as exc:
-                    raise APIConnectionError(f"connection closed mid-body: {exc!r}", retryable=False) from exc
                 except (aiohttp.ClientError, ConnectionError) as exc:
-                    raise APIConnectionError(f"connection broke mid-body: {exc!r}", retryable=False) from exc
+                    what = "closed" if isinstance(exc, aiohttp.ClientPayloadError) else "broke"
+                    error = APIConnectionError(f"connection {what} mid-body: {exc!r}", retryable=False)
+                    error.__cause__ = exc
+                    rest = _buffered(self._resp.content)
+                    if rest:
+                        yield rest  # bytes that arrived before the break: no received event is lost
+                    raise error from exc
+                except RuntimeError as exc:  # aiohttp once its session was closed
+                    raise APIConnectionError(f"the stream's connection was closed ({exc})", retryable=False) from exc
                 if not data:
                     break
                 yield data
         except BaseException:
             self.close_now()
             raise
+        self._released()
+
+    async def _read_end(self, readany: Any) -> AsyncIterator[bytes]:
+        """After the last event: the rest of the body within ``END_GRACE``, then back to the
+        pool; a body that does not end in time (or breaks) only costs the connection."""
+        try:
+            while True:
+                data = await asyncio.wait_for(readany(), END_GRACE)
+                if not data:
+                    break
+                yield data
+        except (asyncio.TimeoutError, aiohttp.ClientError, ConnectionError, RuntimeError):
+            self.close_now()
+            return
         self._released()
 
     def _released(self) -> None:
@@ -114,6 +150,17 @@ class AsyncResponse:
 
     async def aclose(self) -> None:
         self.close_now()
+
+
+def _buffered(content: aiohttp.StreamReader) -> bytes:
+    """Body bytes aiohttp received before the connection broke: its ``readany`` raises the
+    error before returning what is buffered, so a cut right after some events would lose
+    them. ``_read_nowait`` is private (aiohttp 3.8 to 3.14 at least); without it, nothing."""
+    try:
+        data: bytes = content._read_nowait(-1)
+    except Exception:
+        return b""
+    return data
 
 
 class AsyncTransport:

@@ -5,12 +5,20 @@ and a quarter of httpx on the same loopback server, and its chunked reader is as
 per streamed event. What it lacks we add here, in little code: a thread-safe pool with a
 connection cap, keep-alive expiry, proxies (absolute-form for http, CONNECT for https),
 TLS verification with an optional CA bundle, and a silent reconnect when a pooled
-connection turns out to be closed by the server before it read our request.
+connection is found closed by the server before our request goes out.
+
+A request is sent again silently only when it provably did not reach the server: the idle
+connection is checked before reuse (one ``poll``, as urllib3 does), and a failure while
+sending on a reused connection means the server never had the whole request. A reused
+connection that dies after the request went out is an ambiguous failure: it raises a
+retryable :class:`APIConnectionError` and the visible retry policy decides (vLLM may
+already be generating; a tool's side effect may have run).
 """
 
 from __future__ import annotations
 
 import http.client
+import select
 import socket
 import ssl
 import threading
@@ -27,12 +35,34 @@ from .proxies import proxies_from_env, proxy_for
 
 __all__ = ["SyncResponse", "SyncTransport", "sleep"]
 
-_STALE = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError, ConnectionAbortedError)
 _Key = tuple[str, str, int, str | None]
+
+#: seconds to wait, after a stream's last event, for the end of its body (the chunked
+#: terminator that follows ``[DONE]``) so the connection can go back to the pool
+END_GRACE = 1.0
+#: one lock for the rare race of two threads finishing one response (close from another thread)
+_FINISH_LOCK = threading.Lock()
 
 #: how the retry loop waits (a module attribute so the generated sync client gets time.sleep)
 sleep = time.sleep
 
+
+def _dropped(sock: socket.socket | None) -> bool:
+    """Whether an idle pooled connection was closed by the peer (readable while idle means
+    EOF, a reset or stray bytes: none is a connection to send on)."""
+    if sock is None:
+        return True
+    try:
+        if _poll is not None:
+            poller = _poll()
+            poller.register(sock, select.POLLIN)
+            return bool(poller.poll(0))
+        return bool(select.select([sock], [], [], 0)[0])
+    except (OSError, ValueError):
+        return True
+
+
+_poll = getattr(select, "poll", None)
 
 
 def _ssl_context(verify: bool | str) -> ssl.SSLContext:
@@ -69,15 +99,17 @@ class _Pool:
         self._slots.release()
 
     def take(self, key: _Key) -> http.client.HTTPConnection | None:
+        """An idle connection that is still open, or None."""
         now = time.monotonic()
-        with self._lock:
-            idle = self._idle.get(key)
-            while idle:
+        while True:
+            with self._lock:
+                idle = self._idle.get(key)
+                if not idle:
+                    return None
                 conn, since = idle.pop()
-                if now - since < self.limits.keepalive_expiry:
-                    return conn
-                conn.close()
-        return None
+            if now - since < self.limits.keepalive_expiry and not _dropped(conn.sock):
+                return conn
+            conn.close()
 
     def give_back(self, key: _Key, conn: http.client.HTTPConnection) -> None:
         with self._lock:
@@ -109,7 +141,7 @@ class SyncResponse:
     connection to the pool; ``close()`` before the end closes the connection (which makes
     vLLM abort the generation) and frees the pool slot."""
 
-    __slots__ = ("_conn", "_done", "_headers", "_key", "_pool", "_resp", "status")
+    __slots__ = ("_conn", "_done", "_ending", "_headers", "_key", "_pool", "_resp", "status")
 
     def __init__(self, pool: _Pool, key: _Key, conn: http.client.HTTPConnection,
                  resp: http.client.HTTPResponse) -> None:
@@ -120,6 +152,7 @@ class SyncResponse:
         self.status = resp.status
         self._headers: dict[str, str] | None = None
         self._done = False
+        self._ending = False
 
     @property
     def headers(self) -> dict[str, str]:
@@ -138,8 +171,16 @@ class SyncResponse:
                 raise APITimeoutError("timed out reading the response body", retryable=False) from exc
             raise APIConnectionError(f"connection broke while reading the response: {exc!r}",
                                      retryable=False) from exc
+        except BaseException:  # KeyboardInterrupt, a closed response...: never keep the slot
+            self._finish(reuse=False)
+            raise
         self._finish(reuse=not self._resp.will_close)
         return data
+
+    def expect_end(self) -> None:
+        """The stream's last event arrived: wait only briefly for the end of the body (then
+        the connection is reused; a body that does not end is closed, not an error)."""
+        self._ending = True
 
     def set_read_timeout(self, seconds: float | None) -> None:
         sock = self._conn.sock
@@ -156,6 +197,9 @@ class SyncResponse:
         timed = deadlines is not None and deadlines.active
         try:
             while True:
+                if self._ending:
+                    yield from self._read_end(read1, sock)
+                    return
                 if timed and deadlines is not None and sock is not None:
                     now = time.monotonic()
                     rem = deadlines.remaining(now)
@@ -174,6 +218,10 @@ class SyncResponse:
                     raise APIConnectionError(f"connection closed mid-body: {exc!r}", retryable=False) from exc
                 except (OSError, http.client.HTTPException) as exc:
                     raise APIConnectionError(f"connection broke mid-body: {exc!r}", retryable=False) from exc
+                except (AttributeError, ValueError) as exc:  # http.client after a close from another thread
+                    if not self._done:
+                        raise
+                    raise APIConnectionError("the response was closed while being read", retryable=False) from exc
                 if not data:
                     break
                 yield data
@@ -182,18 +230,37 @@ class SyncResponse:
             raise
         self._finish(reuse=not self._resp.will_close)
 
-    def _finish(self, *, reuse: bool) -> None:
-        if self._done:
+    def _read_end(self, read1: Any, sock: socket.socket | None) -> Iterator[bytes]:
+        """After the last event: the rest of the body within ``END_GRACE``, then back to the
+        pool; a body that does not end in time (or breaks) only costs the connection."""
+        if sock is not None:
+            sock.settimeout(END_GRACE)
+        try:
+            while True:
+                data = read1(65536)
+                if not data:
+                    break
+                yield data
+        except (OSError, http.client.HTTPException, AttributeError, ValueError):
+            self._finish(reuse=False)
             return
-        self._done = True
+        self._finish(reuse=not self._resp.will_close)
+
+    def _finish(self, *, reuse: bool) -> None:
+        with _FINISH_LOCK:
+            if self._done:
+                return
+            self._done = True
         if reuse and self._resp.isclosed():
             self._pool.give_back(self._key, self._conn)
         else:
+            _shutdown(self._conn)
             self._conn.close()
         self._pool.release_slot()
 
     def close(self) -> None:
-        """Give up on the rest of the body: the connection is closed, not reused."""
+        """Give up on the rest of the body: the connection is closed, not reused. Safe from
+        another thread than the reader's: its blocked read wakes up and fails."""
         if not self._done:
             self._finish(reuse=False)
 
@@ -286,22 +353,27 @@ class SyncTransport:
             reused = conn is not None
             if conn is None:
                 conn = self._new_conn(key, timeout)
-            if conn.sock is not None:
-                conn.sock.settimeout(read_timeout)
             try:
-                conn.request(method, target, body=body, headers=headers)
+                if conn.sock is not None:
+                    conn.sock.settimeout(read_timeout)
+                try:
+                    conn.request(method, target, body=body, headers=headers)
+                except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError) as exc:
+                    conn.close()
+                    if reused:
+                        continue  # the request did not go out whole: the server cannot have run it
+                    raise APIConnectionError(f"connection to {redact_url(url)} failed: {exc!r}") from exc
                 resp = conn.getresponse()
-            except _STALE as exc:
-                conn.close()
-                if reused:
-                    continue  # the server closed this idle connection; a fresh one will do
-                raise APIConnectionError(f"connection to {redact_url(url)} failed: {exc!r}") from exc
             except TimeoutError as exc:
                 conn.close()
                 raise APITimeoutError(f"timed out waiting for {redact_url(url)} to answer") from exc
             except (OSError, http.client.HTTPException) as exc:
                 conn.close()
-                raise APIConnectionError(f"request to {redact_url(url)} failed: {exc!r}") from exc
+                what = "the server closed the connection before answering" if reused else "request failed"
+                raise APIConnectionError(f"{what} ({redact_url(url)}): {exc!r}") from exc
+            except BaseException:  # KeyboardInterrupt while waiting: close, so vLLM stops generating
+                conn.close()
+                raise
             return SyncResponse(self._pool, key, conn, resp)
 
     def close(self) -> None:
@@ -314,6 +386,16 @@ class SyncTransport:
     def pool_stats(self) -> dict[str, Any]:
         """Idle connections and free slots, for tests and debugging."""
         return {"idle": self._pool.idle_count, "in_use": self._pool.in_use}
+
+
+def _shutdown(conn: http.client.HTTPConnection) -> None:
+    """Wake a read blocked on this connection in another thread (``close`` alone does not)."""
+    sock = conn.sock
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
 
 
 def _proxy_auth(proxy: str) -> dict[str, str]:
