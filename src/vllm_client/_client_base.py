@@ -51,8 +51,12 @@ class ClientCore:
             "Accept": "application/json",
             "User-Agent": USER_AGENT,
         }
+        # One rule for both clients: the API key's Bearer, else the base URL's credentials
+        # (kept out of the URL itself, so no transport adds its own Basic auth).
         if config.api_key:
             headers["Authorization"] = f"Bearer {config.api_key}"
+        elif config.url_auth:
+            headers["Authorization"] = config.url_auth
         merge_headers(headers, config.headers)
         self._base_headers = headers
         self._has_request_id = _has_key(headers, "x-request-id")

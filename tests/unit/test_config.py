@@ -3,23 +3,31 @@
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import math
 import socket
+import threading
+import time
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from vllm_client import AsyncVllmClient, Timeout, VllmClient
 from vllm_client._client_base import ClientCore
 from vllm_client._config import (
     DEFAULT_BASE_URL,
+    MAX_SECONDS,
     UNSET,
     ClientConfig,
     Limits,
+    check_seconds,
     normalize_base_url,
     redact_url,
     server_root,
+    split_base_url,
 )
 from vllm_client._protocol.requests import build_chat
 
@@ -161,6 +169,105 @@ def test_redact_url(url: str, expected: str) -> None:
 
 def test_redact_url_keeps_ipv6_brackets() -> None:
     assert redact_url("http://u:p@[::1]:8000/v1") == "http://[::1]:8000/v1"
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("http://u:pw@[::1:8000/v1", "http://[::1:8000/v1"),  # does not parse
+        ("u:pw@h:8000/v1", "h:8000/v1"),  # no scheme
+        ("http://u:p@ss@h/v1?a=b@c", "http://h/v1?a=b@c"),  # last @ of the authority; not the query's
+        ("http://h/v1/u:pw@x", "http://h/v1/u:pw@x"),  # an @ in the path is no userinfo
+    ],
+)
+def test_redact_url_without_parsing(url: str, expected: str) -> None:
+    assert redact_url(url) == expected
+
+
+# -- credentials, ports and hosts in the base URL ----------------------------------------------------
+
+
+def basic(pair: str) -> str:
+    return "Basic " + base64.b64encode(pair.encode()).decode()
+
+
+@pytest.mark.parametrize(
+    ("given", "url", "auth"),
+    [
+        ("http://alice:pw@h:8000", "http://h:8000/v1", basic("alice:pw")),
+        ("https://alice:p%40ss%3A1@h/proxy/v1/", "https://h/proxy/v1", basic("alice:p@ss:1")),
+        ("http://alice@[::1]:9000/v1", "http://[::1]:9000/v1", basic("alice:")),
+        ("http://:tok@h/v1", "http://h/v1", basic(":tok")),
+        ("http://@h/v1", "http://h/v1", None),
+        ("http://h:8000/v1", "http://h:8000/v1", None),
+        ("http://h:/v1", "http://h/v1", None),  # an empty port is the default one
+    ],
+)
+def test_split_base_url_strips_credentials(given: str, url: str, auth: str | None) -> None:
+    assert split_base_url(given) == (url, auth)
+    assert normalize_base_url(given) == url
+
+
+@pytest.mark.parametrize("bad", ["http://h:abc/v1", "http://h:0/v1", "http://h:65536/v1", "http://h:-1/v1",
+                                 "http://h:+80/v1", "http://h: 80/v1", "http://u:s3cret@h:99999/v1"])
+def test_invalid_port_is_value_error_naming_the_url(bad: str) -> None:
+    with pytest.raises(ValueError, match="invalid port") as info:
+        normalize_base_url(bad)
+    assert redact_url(bad) in str(info.value)
+    assert "s3cret" not in str(info.value)
+
+
+@pytest.mark.parametrize(("bad", "pattern"), [
+    ("http://a b:8000/v1", "invalid host"),
+    ("http://h\\x/v1", "invalid host"),
+    ("http://h\x00x/v1", "invalid host"),
+    ("http://u:s3cret@[::1:8000/v1", "not a valid URL"),
+    ("http://u:s3cret@[nothost]/v1", "not a valid URL"),
+])
+def test_malformed_url_is_value_error_without_credentials(bad: str, pattern: str) -> None:
+    with pytest.raises(ValueError, match=pattern) as info:
+        normalize_base_url(bad)
+    assert "s3cret" not in str(info.value)
+
+
+def test_port_bounds_accepted() -> None:
+    assert normalize_base_url("http://h:1") == "http://h:1/v1"
+    assert normalize_base_url("http://h:65535") == "http://h:65535/v1"
+
+
+def test_url_credentials_become_basic_auth_without_api_key() -> None:
+    config = build("http://alice:pw@h:8000")
+    assert config.base_url == "http://h:8000/v1"
+    assert config.url_auth == basic("alice:pw")
+    headers, _ = ClientCore(config).headers(build_chat(MSGS, {}, stream=False))
+    assert headers["Authorization"] == basic("alice:pw")
+    assert "pw" not in repr(config) and "alice" not in repr(config)
+
+
+@pytest.mark.parametrize("env", [{}, {"VLLM_API_KEY": "sk-env"}])
+def test_api_key_wins_over_url_credentials(env: dict[str, str]) -> None:
+    config = build("http://alice:pw@h:8000", env=env, api_key=None if env else "sk-arg")
+    assert config.url_auth is None
+    headers, _ = ClientCore(config).headers(build_chat(MSGS, {}, stream=False))
+    assert headers["Authorization"] == f"Bearer {config.api_key}"
+    assert "sk-" not in repr(config)
+
+
+def test_credentials_from_env_base_url() -> None:
+    config = build(env={"VLLM_BASE_URL": "http://bob:pw@gpu:9000"})
+    assert (config.base_url, config.url_auth) == ("http://gpu:9000/v1", basic("bob:pw"))
+
+
+def test_url_credentials_across_servers() -> None:
+    same = build(["http://a:pw@h1:8000", "http://a:pw@h2:8000"])
+    assert same.url_auth == basic("a:pw") and same.base_urls == ("http://h1:8000/v1", "http://h2:8000/v1")
+    with pytest.raises(ValueError, match="different credentials") as info:
+        build(["http://a:pw1@h1:8000", "http://h2:8000"])
+    assert "pw1" not in str(info.value) and "h1:8000" in str(info.value)
+    with pytest.raises(ValueError, match="different credentials"):
+        build(["http://a:pw1@h1:8000", "http://a:pw2@h2:8000"])
+    keyed = build(["http://a:pw1@h1:8000", "http://a:pw2@h2:8000"], api_key="sk")  # dropped: no conflict
+    assert keyed.url_auth is None
 
 
 # -- ClientConfig.build: arguments, env, defaults ---------------------------------------------------
@@ -322,6 +429,98 @@ def test_timeout_rejects_nan() -> None:
         Timeout(read=math.nan)
 
 
+@pytest.mark.parametrize("field", ["connect", "read", "first_token", "idle", "total"])
+def test_timeout_infinity_means_no_limit(field: str) -> None:
+    t = Timeout(**{field: math.inf})
+    assert getattr(t, field) is None
+    assert t == Timeout(**{field: None})
+
+
+@pytest.mark.parametrize("field", ["connect", "read", "first_token", "idle", "total"])
+@pytest.mark.parametrize("bad", [math.nan, -math.inf, 1e10, MAX_SECONDS * 1.01, 10**400, -10**400])
+def test_timeout_rejects_absurd_values_naming_field_and_value(field: str, bad: Any) -> None:
+    with pytest.raises(ValueError, match=f"Timeout.{field}") as info:
+        Timeout(**{field: bad})
+    assert repr(bad)[:12] in str(info.value)
+
+
+def test_timeout_largest_accepted() -> None:
+    assert Timeout(read=MAX_SECONDS).read == MAX_SECONDS
+    assert Timeout(idle=10**9).idle == 1e9 and isinstance(Timeout(idle=10**9).idle, float)
+
+
+def test_plain_number_timeout_edges() -> None:
+    assert Timeout.coerce(math.inf) == Timeout(connect=None, read=None)
+    assert build(timeout=math.inf).timeout == Timeout(connect=None, read=None)
+    for bad in (math.nan, -math.inf, 1e10, -3, 0):
+        with pytest.raises(ValueError, match="timeout") as info:
+            Timeout.coerce(bad)
+        assert "Timeout.connect" not in str(info.value)  # the plain form names itself
+
+
+@pytest.mark.parametrize("raw", ["inf", "Infinity", " +inf "])
+def test_env_timeout_inf_means_no_limits(raw: str) -> None:
+    assert build(env={"VLLM_TIMEOUT": raw}).timeout == Timeout(connect=None, read=None)
+
+
+@pytest.mark.parametrize("raw", ["1e10", "-inf", "nan", "-0"])
+def test_env_timeout_absurd_values_name_the_variable(raw: str) -> None:
+    with pytest.raises(ValueError, match="VLLM_TIMEOUT"):
+        build(env={"VLLM_TIMEOUT": raw})
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=st.one_of(st.floats(), st.integers(-10**30, 10**30)))
+def test_accepted_timeouts_never_overflow_the_runtime(value: float) -> None:
+    """Every value Timeout accepts works with the calls the transports make with it."""
+    try:
+        t = Timeout(connect=value, read=value, total=value)
+    except ValueError:
+        assert not (0 < value <= MAX_SECONDS) and value != math.inf
+        return
+    assert t.read is None or (isinstance(t.read, float) and 0 < t.read <= MAX_SECONDS)
+    with socket.socket() as sock:
+        sock.settimeout(t.read)
+    lock = threading.Lock()
+    assert lock.acquire(timeout=-1 if t.read is None else t.read)
+    if t.total is not None:
+        assert time.monotonic() + t.total < math.inf
+
+
+def test_check_seconds_allow_zero() -> None:
+    assert check_seconds("x", 0, allow_zero=True) == 0.0
+    with pytest.raises(ValueError, match="x must be a positive"):
+        check_seconds("x", 0)
+    with pytest.raises(TypeError, match="x must be a number"):
+        check_seconds("x", "1")
+    for no_limit in (None, math.inf):
+        assert check_seconds("x", no_limit) is None
+        with pytest.raises(ValueError, match="x must be a finite number"):
+            check_seconds("x", no_limit, allow_none=False)
+
+
+# -- Limits -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("kwargs", "field"), [
+    ({"max_connections": 0}, "max_connections"),
+    ({"max_connections": True}, "max_connections"),
+    ({"max_connections": 2.0}, "max_connections"),
+    ({"max_keepalive": -1}, "max_keepalive"),
+    ({"keepalive_expiry": -1}, "keepalive_expiry"),
+    ({"keepalive_expiry": math.nan}, "keepalive_expiry"),
+    ({"keepalive_expiry": math.inf}, "keepalive_expiry"),
+    ({"keepalive_expiry": 1e12}, "keepalive_expiry"),
+])
+def test_limits_validated(kwargs: dict[str, Any], field: str) -> None:
+    with pytest.raises(ValueError, match=f"Limits.{field}"):
+        Limits(**kwargs)
+
+
+def test_limits_edges_accepted() -> None:
+    assert Limits(max_connections=1, max_keepalive=0, keepalive_expiry=0) == Limits(1, 0, 0.0)
+
+
 def test_timeout_is_frozen() -> None:
     t = Timeout()
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -448,3 +647,38 @@ async def test_with_options_validates(cls: Any) -> None:
 def test_client_rejects_bad_url(cls: Any) -> None:
     with pytest.raises(ValueError):
         cls("ftp://h:8000")
+
+
+@pytest.mark.usefixtures("no_network")
+@pytest.mark.parametrize("cls", CLIENTS)
+@pytest.mark.parametrize("bad", ["http://u:s3cret@h:abc/v1", "http://h:0", "http://h:70000/v1"])
+def test_client_rejects_invalid_port_at_construction(cls: Any, bad: str) -> None:
+    with pytest.raises(ValueError, match="invalid port") as info:
+        cls(bad)
+    assert "s3cret" not in str(info.value) and "h:" in str(info.value)
+
+
+@pytest.mark.usefixtures("no_network")
+@pytest.mark.parametrize("cls", CLIENTS)
+async def test_client_base_url_has_no_credentials(cls: Any) -> None:
+    client = cls("http://alice:s3cret@h:8000")
+    try:
+        assert client.base_url == "http://h:8000/v1" and client.base_urls == ("http://h:8000/v1",)
+        assert "s3cret" not in repr(client) and "alice" not in repr(client)
+        assert client.api_key is None
+    finally:
+        await _close(client)
+
+
+@pytest.mark.usefixtures("no_network")
+@pytest.mark.parametrize("cls", CLIENTS)
+@pytest.mark.parametrize("value", [math.inf, Timeout(read=math.inf, total=math.inf)])
+async def test_client_infinite_timeout_is_no_limit(cls: Any, value: Any) -> None:
+    client = cls("http://h:8000", timeout=value)
+    try:
+        assert client.timeout.read is None
+        assert client.with_options(timeout=math.inf).timeout == Timeout(connect=None, read=None)
+        with pytest.raises(ValueError, match="timeout"):
+            client.with_options(timeout=1e10)
+    finally:
+        await _close(client)

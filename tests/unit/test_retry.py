@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import email.utils
 import math
+from fractions import Fraction
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -100,6 +102,75 @@ def test_jitter_bounds(attempt: int, r: float) -> None:
     assert d is not None
     backoff = min(8.0, 0.5 * 2 ** (attempt - 1))
     assert backoff * 0.5 <= d <= backoff
+
+
+@pytest.mark.parametrize("attempt", [1025, 1026, 10**6, 10**18])
+def test_huge_attempt_numbers_are_capped(attempt: int) -> None:
+    policy = RetryPolicy(max_retries=10**18)
+    err = APIConnectionError("x")
+    assert policy.delay(attempt, err, rand=top) == 8.0
+    assert policy.delay(attempt, err, rand=bottom) == 4.0
+
+
+def test_huge_max_retries_does_every_retry() -> None:
+    policy = RetryPolicy(max_retries=2000)
+    err = http_error(503)
+    delays = [policy.delay(a, err, rand=half) for a in range(1, 2002)]
+    assert all(d is not None and d <= 8.0 for d in delays[:2000])
+    assert delays[2000] is None
+
+
+@pytest.mark.parametrize("r", [-1.0, 1.5, math.inf, -math.inf, math.nan, 1e300])
+def test_out_of_range_rand_stays_in_bounds(r: float) -> None:
+    d = RetryPolicy(max_retries=3).delay(3, APIConnectionError("x"), rand=lambda: r)
+    assert d is not None and 1.0 <= d <= 2.0
+
+
+@pytest.mark.parametrize(("kwargs", "field"), [
+    ({"max_retries": -1}, "max_retries"),
+    ({"max_retries": True}, "max_retries"),
+    ({"max_retries": 2.0}, "max_retries"),
+    ({"base_delay": -0.1}, "base_delay"),
+    ({"base_delay": math.nan}, "base_delay"),
+    ({"max_delay": math.inf}, "max_delay"),
+    ({"max_delay": 1e12}, "max_delay"),
+    ({"max_retry_after": math.inf}, "max_retry_after"),
+])
+def test_policy_parameters_validated(kwargs: dict[str, Any], field: str) -> None:
+    with pytest.raises(ValueError, match=f"RetryPolicy.{field}"):
+        RetryPolicy(**kwargs)
+
+
+def exact_backoff(base: float, cap: float, attempt: int) -> Fraction:
+    """min(cap, base * 2**(attempt-1)) in exact arithmetic (no floats to overflow)."""
+    n = max(attempt - 1, 0)
+    if base == 0:
+        return Fraction(0)
+    if n > 1100:  # 2**1100 times the smallest float is far above any cap
+        return Fraction(cap)
+    return min(Fraction(cap), Fraction(base) * 2**n)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    attempt=st.one_of(st.integers(-3, 2000), st.integers(0, 10**20)),
+    extra=st.integers(0, 10**20),
+    base=st.one_of(st.just(0.0), st.floats(1e-300, 1e6)),
+    cap=st.one_of(st.just(0.0), st.floats(1e-6, 1e9)),  # no subnormals: their rounding is absolute
+    r=st.one_of(st.floats(0.0, 1.0), st.floats()),
+)
+def test_backoff_never_overflows_and_stays_in_bounds(attempt: int, extra: int, base: float, cap: float,
+                                                     r: float) -> None:
+    policy = RetryPolicy(max_retries=max(attempt, 0) + extra, base_delay=base, max_delay=cap)
+    d = policy.delay(attempt, APIConnectionError("x"), rand=lambda: r)
+    assert d is not None and math.isfinite(d)
+    backoff = exact_backoff(base, cap, attempt)
+    assert 0.0 <= d <= cap
+    # the jitter factor is in [0.5, 1]: allow one rounding step of the float product
+    assert backoff / 2 * (1 - Fraction(1, 2**50)) <= Fraction(d) <= backoff * (1 + Fraction(1, 2**50))
+    if 0.0 <= r <= 1.0:
+        factor = Fraction(0.5) + Fraction(0.5) * Fraction(r)
+        assert abs(Fraction(d) - backoff * factor) <= backoff * Fraction(1, 2**50)
 
 
 def test_rand_is_called_so_jitter_differs() -> None:

@@ -1,12 +1,15 @@
-"""Transport configuration without a network: proxy selection, TLS settings, pool limits."""
+"""Transport configuration: proxy selection, TLS settings, pool limits, timeout extremes (loopback only)."""
 
 from __future__ import annotations
 
+import math
 import ssl
+from typing import Any
 
 import pytest
 
-from vllm_client import Limits, VllmClient
+from vllm_client import Limits, Timeout, VllmClient
+from vllm_client._config import MAX_SECONDS
 from vllm_client._transport.proxies import proxy_for
 from vllm_client._transport.sync_http import SyncTransport, _ssl_context
 
@@ -64,3 +67,24 @@ def test_http_proxy_gets_absolute_form_requests(vllm_mock: object) -> None:
     assert client.models.list().ids == [vllm_mock.model]
     assert vllm_mock.last_request.target == "http://vllm.invalid:8000/v1/models"
     client.close()
+
+
+@pytest.mark.parametrize("timeout", [
+    math.inf,
+    Timeout(connect=math.inf, read=math.inf, first_token=math.inf, idle=math.inf, total=math.inf),
+    Timeout(connect=MAX_SECONDS, read=MAX_SECONDS, first_token=MAX_SECONDS, idle=MAX_SECONDS, total=MAX_SECONDS),
+    Timeout(connect=None, read=None, total=MAX_SECONDS),
+])
+def test_unlimited_and_longest_timeouts_reach_the_transports(make_api: Any, vllm_mock: Any, timeout: Any) -> None:
+    """inf (no limit) and the longest finite timeout work on every call; both once raised OverflowError."""
+    api = make_api(vllm_mock.base_url, timeout=timeout, max_retries=0)
+    msgs = [{"role": "user", "content": "hi"}]
+    assert api(api.client.chat.completions.create(messages=msgs, max_tokens=2)).content
+    events = api.events(api(api.client.chat.completions.create(messages=msgs, max_tokens=2, stream=True)))
+    assert events
+    assert [r.path for r in vllm_mock.requests] == ["/v1/models", "/v1/chat/completions", "/v1/chat/completions"]
+
+
+def test_limits_are_validated_before_the_transport() -> None:
+    with pytest.raises(ValueError, match="keepalive_expiry"):
+        VllmClient("http://h:1", limits=Limits(keepalive_expiry=math.inf))
