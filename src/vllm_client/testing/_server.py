@@ -238,6 +238,11 @@ class MockVllmServer:
         state = self.url if self._thread is not None else "stopped"
         return f"MockVllmServer({self.models!r}, {state})"
 
+    @property
+    def reasoning(self) -> bool:
+        """Whether the server answers like one started with a reasoning parser."""
+        return self.reasoning_parser is not None
+
     # --- addresses ----------------------------------------------------------------------------
     @property
     def port(self) -> int:

@@ -159,7 +159,7 @@ _SAMPLING_FIELDS = {
 _REQUIRED: dict[str, tuple[str, ...]] = {
     "chat": ("messages",),
     "completion": (),
-    "responses": (),
+    "responses": ("input",),
     "detokenize": ("tokens",),
 }
 _FIELDS: dict[str, dict[str, str]] = {
