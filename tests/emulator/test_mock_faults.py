@@ -170,7 +170,8 @@ def test_queued_reply_streams_in_pieces(server: MockVllmServer) -> None:
     deltas = [e["choices"][0]["delta"] for e in events if e["choices"]]
     assert deltas[0] == {"role": "assistant", "content": ""}
     assert deltas[1] == {"reasoning": "think"}
-    assert [d["content"] for d in deltas[2:]] == ["Hello", " there", ",", " world", "!"]
+    # the EOS token has no text: its chunk is an empty delta carrying the finish, as in vLLM
+    assert [d["content"] for d in deltas[2:]] == ["Hello", " there", ",", " world", "!", ""]
     assert events[-2]["choices"][0]["finish_reason"] == "stop"
     assert events[-1]["choices"] == [] and events[-1]["usage"]["completion_tokens"] == 6
 

@@ -2,23 +2,24 @@
 
 A plan holds every choice's output decided up front (pieces, finish reason, usage),
 so the non-streaming body and the stream are two renderings of the same answer and
-always agree. Pure code: no sockets, no clocks except the `created` it is given.
+always agree. What the model says is `_model`'s business; this module lays it out.
+Pure code: no sockets, no clocks except the `created` it is given.
 """
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import _generate as gen
+from . import _model as answers
 from . import _shapes as shapes
 from ._faults import ChatReply, CompletionReply, ToolCall
-from ._validate import Problem
+from ._model import Settings
+from ._validate import Problem, bad_request
 
-_ARG_PIECE_RE = re.compile(r"\s*[^\w\s]{1,2}|\w{1,4}|\s+")
+__all__ = ["Plan", "Settings", "build_chat", "build_completion", "chat_json", "completion_json", "stream_events"]
 
 
 @dataclass
@@ -47,6 +48,10 @@ class ChoicePlan:
     reasoning_tokens: int | None = None
     text_prefix: str = ""  # completions echo: the prompt, sent with the first event
     prompt_token_ids: list[int] | None = None
+    prompt_logprobs: list[Any] | None = None  # completions
+    # deepseek_r1 parser, thinking disabled by the template: the whole (non-streamed) message
+    # lands in `reasoning`, since the output has no `</think>` (r1_enable_thinking_false_regex).
+    message_all_reasoning: bool = False
 
 
 @dataclass
@@ -62,6 +67,8 @@ class Plan:
     prompt_token_ids: list[int] | None = None  # chat only (return_token_ids)
     return_token_ids: bool = False
     usage_override: dict[str, int] | None = None
+    prompt_logprobs: list[Any] | None = None  # chat only
+    prompt_text: str | None = None  # chat only (return_prompt_text)
 
     @property
     def completion_tokens(self) -> int:
@@ -73,85 +80,7 @@ class Plan:
         return sum(counts) if counts else None
 
 
-@dataclass(frozen=True)
-class Settings:
-    """Server-wide knobs that shape generated answers."""
-
-    max_model_len: int
-    reasoning: bool = False
-    eos_probability: float = 0.0
-
-
 # --- shared helpers --------------------------------------------------------------------
-
-
-def _stop_list(body: dict[str, Any]) -> tuple[str, ...]:
-    stop = body.get("stop")
-    if isinstance(stop, str):
-        return (stop,)
-    return tuple(stop or ())
-
-
-def _structured_text(body: dict[str, Any], rng: Any) -> str | None:
-    """The text structured outputs force, when the emulator can produce it."""
-    so = body.get("structured_outputs")
-    if isinstance(so, dict):
-        choices = so.get("choice")
-        if isinstance(choices, list) and choices:
-            return str(choices[rng.randrange(len(choices))])
-        if "json" in so:
-            schema = so["json"]
-            if isinstance(schema, str):
-                try:
-                    schema = json.loads(schema)
-                except json.JSONDecodeError:
-                    schema = {}
-            return json.dumps(gen.instance_for_schema(schema, rng), separators=(",", ":"), ensure_ascii=False)
-        if isinstance(so.get("regex"), str):
-            literal = gen.literal_from_regex(so["regex"])
-            if literal is not None:
-                return literal
-        if so.get("json_object"):
-            return "{}"
-    rf = body.get("response_format")
-    if isinstance(rf, dict):
-        if rf.get("type") == "json_schema":
-            js = rf.get("json_schema") or {}
-            schema = js.get("schema", js.get("json_schema", {})) if isinstance(js, dict) else {}
-            return json.dumps(gen.instance_for_schema(schema, rng), separators=(",", ":"), ensure_ascii=False)
-        if rf.get("type") == "json_object":
-            return "{}"
-    return None
-
-
-def _forced_text(text: str, limit: int) -> gen.Generation:
-    g = gen.scripted(text)
-    if len(g.pieces) > limit:
-        g = gen.Generation(g.pieces[:limit], g.ids[:limit], "length", None, limit, g.logprobs[:limit])
-    return g
-
-
-def _sampling(body: dict[str, Any], limit: int, natural: bool, settings: Settings) -> gen.SamplingOptions:
-    return gen.SamplingOptions(
-        max_tokens=limit,
-        natural_stop=natural,
-        min_tokens=int(body.get("min_tokens") or 0),
-        stop=_stop_list(body),
-        stop_token_ids=tuple(body.get("stop_token_ids") or ()),
-        include_stop_str_in_output=bool(body.get("include_stop_str_in_output")),
-        ignore_eos=bool(body.get("ignore_eos")),
-        eos_probability=settings.eos_probability,
-    )
-
-
-def tool_call_id() -> str:
-    return f"chatcmpl-tool-{shapes.random_hex()}"
-
-
-def _arguments_text(arguments: Any) -> str:
-    if isinstance(arguments, str):
-        return arguments
-    return json.dumps(arguments, ensure_ascii=False)
 
 
 def _tool_events(calls: list[dict[str, Any]]) -> list[Event]:
@@ -169,9 +98,28 @@ def _tool_events(calls: list[dict[str, Any]]) -> list[Event]:
                 }
             )
         )
-        for piece in _ARG_PIECE_RE.findall(fn["arguments"]):
+        for piece in answers.ARG_PIECE_RE.findall(fn["arguments"]):
             events.append(Event({"content": None, "tool_calls": [{"index": k, "function": {"arguments": piece}}]}))
     return events
+
+
+def _prompt_logprobs(texts: Sequence[str], ids: Sequence[int], k: int, salt: str) -> list[Any]:
+    """`prompt_logprobs` for a prompt: None, then each later token with `k` alternatives."""
+    out: list[Any] = [None]
+    for pos in range(1, len(ids)):
+        lp = -round(1.0 + (ids[pos] % 97) / 10, 6)
+        alts = gen.top_alternatives(f"{salt}:{pos}", texts[pos], lp, k + 1)[1:]
+        candidates = [(ids[pos], texts[pos], lp, 1 + len(alts))]
+        candidates += [(gen.token_id(t), t, a, rank) for rank, (t, a) in enumerate(alts, 1)]
+        out.append(shapes.prompt_logprob_entry(candidates))
+    return out
+
+
+def _stream_options(body: dict[str, Any]) -> tuple[bool, bool]:
+    opts = body.get("stream_options")
+    if not isinstance(opts, dict):
+        return False, False
+    return bool(opts.get("include_usage")), bool(opts.get("continuous_usage_stats"))
 
 
 # --- chat ----------------------------------------------------------------------------------
@@ -179,107 +127,34 @@ def _tool_events(calls: list[dict[str, Any]]) -> list[Event]:
 
 def build_chat(
     body: dict[str, Any], *, cid: str, created: int, model: str, settings: Settings, reply: ChatReply | None
-) -> Plan | Problem:
+) -> Plan:
     messages = body["messages"]
     tools = body.get("tools")
     prompt_ids = gen.chat_prompt_tokens(messages, tools)
     prompt_tokens = len(prompt_ids)
-    prompt_text = gen.render_chat_prompt(messages)
+    seed_text = gen.render_chat_prompt(messages)
     requested = body.get("max_completion_tokens") or body.get("max_tokens")
     room = max(settings.max_model_len - prompt_tokens, 1)
     natural = requested is None
     limit = min(requested if requested is not None else (16 if body.get("ignore_eos") else 64), room)
     n = int(body.get("n") or 1)
-    kwargs = body.get("chat_template_kwargs") or {}
-    thinking = (
-        settings.reasoning
-        and body.get("include_reasoning", True) is not False
-        and not (isinstance(kwargs, dict) and kwargs.get("enable_thinking") is False)
-    )
     want_lp = bool(body.get("logprobs"))
     top_n = int(body.get("top_logprobs") or 0)
     want_ids = bool(body.get("return_token_ids"))
-    tool_choice = body.get("tool_choice")
     seed = body.get("seed")
-
+    kwargs = body.get("chat_template_kwargs")
+    all_reasoning = settings.reasoning_parser == "deepseek_r1" and (
+        isinstance(kwargs, dict) and kwargs.get("enable_thinking") is False
+    )
     choices: list[ChoicePlan] = []
     for i in range(n):
-        rng = gen.make_rng(seed, prompt_text, i)
         if reply is not None:
             choices.append(_scripted_chat_choice(i, reply))
             continue
-        reasoning_pieces: list[str] = []
-        calls: list[dict[str, Any]] = []
-        forced_content: str | None = None
-        forced = _structured_text(body, rng)
-        if tools and (tool_choice == "required" or isinstance(tool_choice, dict)):
-            calls = _forced_tool_calls(tools, tool_choice, rng)
-            g = gen.Generation(
-                [],
-                [],
-                "tool_calls" if tool_choice == "required" else "stop",
-                None,
-                sum(len(_ARG_PIECE_RE.findall(c["function"]["arguments"])) + 4 for c in calls),
-            )
-            forced_content = ""
-        elif forced is not None:
-            g = _forced_text(forced, limit)
-        else:
-            g = gen.generate(rng, _sampling(body, limit, natural, settings))
-        pieces, ids, lps = g.pieces, g.ids, g.logprobs
-        if thinking:
-            if forced is None and not calls:
-                r = min(len(pieces), rng.randint(3, 8))
-                reasoning_pieces, pieces = pieces[:r], pieces[r:]
-            else:
-                reasoning_pieces = [gen.VOCAB[rng.randrange(40)] for _ in range(rng.randint(3, 6))]
-                g.completion_tokens += len(reasoning_pieces)
-                ids = [gen.token_id(p) for p in reasoning_pieces] + ids
-                lps = [-0.5] * len(reasoning_pieces) + lps
-        all_pieces = reasoning_pieces + pieces
-        entries = (
-            [
-                shapes.chat_logprob_entry(
-                    p,
-                    lps[k] if k < len(lps) else -0.5,
-                    gen.top_alternatives(f"{i}:{k}:{seed}", p, lps[k] if k < len(lps) else -0.5, top_n)[:top_n],
-                )
-                for k, p in enumerate(all_pieces)
-            ]
-            if want_lp
-            else []
-        )
-        events: list[Event] = []
-        for k, p in enumerate(all_pieces):
-            key = "reasoning" if k < len(reasoning_pieces) else "content"
-            events.append(
-                Event(
-                    {key: p},
-                    [ids[k]] if want_ids and k < len(ids) else None,
-                    {"content": [entries[k]]} if want_lp else None,
-                )
-            )
-        events.extend(_tool_events(calls))
-        content: str | None = "".join(pieces) if pieces else forced_content
-        if content is None and not reasoning_pieces and not calls:
-            content = ""
-        choices.append(
-            ChoicePlan(
-                index=i,
-                events=events,
-                finish_reason=g.finish_reason,
-                stop_reason=g.stop_reason,
-                completion_tokens=g.completion_tokens,
-                finish_separate=bool(calls),
-                content=content,
-                reasoning="".join(reasoning_pieces) if reasoning_pieces else None,
-                tool_calls=calls,
-                token_ids=ids,
-                logprobs={"content": entries} if want_lp else None,
-                reasoning_tokens=len(reasoning_pieces) if settings.reasoning else None,
-            )
-        )
-    opts = body.get("stream_options") or {}
+        ans = answers.chat_answer(body, gen.make_rng(seed, seed_text, i), limit, natural, settings)
+        choices.append(_chat_choice(i, ans, want_lp, top_n, want_ids, seed, settings, all_reasoning))
+    include_usage, continuous = _stream_options(body)
+    prompt_lp = body.get("prompt_logprobs")
     return Plan(
         chat=True,
         id=cid,
@@ -287,22 +162,68 @@ def build_chat(
         model=model,
         prompt_tokens=prompt_tokens,
         choices=choices,
-        include_usage=bool(opts.get("include_usage")) if isinstance(opts, dict) else False,
-        continuous_usage=bool(opts.get("continuous_usage_stats")) if isinstance(opts, dict) else False,
+        include_usage=include_usage,
+        continuous_usage=continuous,
         prompt_token_ids=prompt_ids if want_ids else None,
         return_token_ids=want_ids,
         usage_override=dict(reply.usage) if reply is not None and reply.usage else None,
+        prompt_logprobs=_prompt_logprobs([gen.token_text(t) for t in prompt_ids], prompt_ids, prompt_lp, seed_text)
+        if type(prompt_lp) is int
+        else None,
+        prompt_text=gen.render_chatml(messages, body.get("add_generation_prompt", True) is not False)
+        if body.get("return_prompt_text")
+        else None,
     )
 
 
-def _forced_tool_calls(tools: Sequence[Any], tool_choice: Any, rng: Any) -> list[dict[str, Any]]:
-    fns = [t.get("function") or {} for t in tools if isinstance(t, dict)]
-    if isinstance(tool_choice, dict):
-        name = (tool_choice.get("function") or {}).get("name")
-        fns = [f for f in fns if f.get("name") == name] or fns
-    fn = fns[0] if fns else {"name": "tool"}
-    args = gen.instance_for_schema(fn.get("parameters") or {"type": "object"}, rng)
-    return [shapes.tool_call_obj(tool_call_id(), str(fn.get("name")), _arguments_text(args or {}))]
+def _chat_choice(
+    index: int,
+    ans: answers.Answer,
+    want_lp: bool,
+    top_n: int,
+    want_ids: bool,
+    seed: Any,
+    settings: Settings,
+    all_reasoning: bool,
+) -> ChoicePlan:
+    pieces = ans.reasoning + ans.content
+    lps = ans.logprobs
+    entries = (
+        [
+            shapes.chat_logprob_entry(
+                p,
+                lps[k] if k < len(lps) else -0.5,
+                gen.top_alternatives(f"{index}:{k}:{seed}", p, lps[k] if k < len(lps) else -0.5, top_n)[:top_n],
+            )
+            for k, p in enumerate(pieces)
+        ]
+        if want_lp
+        else []
+    )
+    events = [
+        Event(
+            {"reasoning" if k < len(ans.reasoning) else "content": p},
+            [ans.ids[k]] if want_ids and k < len(ans.ids) else None,
+            {"content": [entries[k]]} if want_lp else None,
+        )
+        for k, p in enumerate(pieces)
+    ]
+    events.extend(_tool_events(ans.calls))
+    return ChoicePlan(
+        index=index,
+        events=events,
+        finish_reason=ans.finish_reason,
+        stop_reason=ans.stop_reason,
+        completion_tokens=ans.completion_tokens,
+        finish_separate=bool(ans.calls),
+        content=ans.text,
+        reasoning="".join(ans.reasoning) if ans.reasoning else None,
+        tool_calls=ans.calls,
+        token_ids=ans.ids,
+        logprobs={"content": entries} if want_lp else None,
+        reasoning_tokens=ans.reasoning_tokens if settings.reasoning else None,
+        message_all_reasoning=all_reasoning,
+    )
 
 
 def _scripted_chat_choice(index: int, reply: ChatReply) -> ChoicePlan:
@@ -311,9 +232,7 @@ def _scripted_chat_choice(index: int, reply: ChatReply) -> ChoicePlan:
     calls = [_tool_call_dict(tc) for tc in reply.tool_calls]
     events = [Event({"reasoning": p}) for p in reasoning] + [Event({"content": p}) for p in content]
     events.extend(_tool_events(calls))
-    tokens = (
-        len(reasoning) + len(content) + sum(len(_ARG_PIECE_RE.findall(c["function"]["arguments"])) + 4 for c in calls)
-    )
+    tokens = len(reasoning) + len(content) + answers.call_tokens(calls)
     finish = reply.finish_reason or ("tool_calls" if calls else "stop")
     return ChoicePlan(
         index=index,
@@ -331,21 +250,25 @@ def _scripted_chat_choice(index: int, reply: ChatReply) -> ChoicePlan:
 
 
 def _tool_call_dict(tc: ToolCall) -> dict[str, Any]:
-    return shapes.tool_call_obj(tc.id or tool_call_id(), tc.name, _arguments_text(tc.arguments))
+    return shapes.tool_call_obj(tc.id or answers.tool_call_id(), tc.name, answers.arguments_text(tc.arguments))
 
 
 def chat_json(plan: Plan) -> dict[str, Any]:
-    choices = [
-        shapes.chat_choice(
-            index=c.index,
-            message=shapes.chat_message(c.content, c.reasoning, c.tool_calls),
-            logprobs=c.logprobs,
-            finish_reason=c.finish_reason,
-            stop_reason=c.stop_reason,
-            token_ids=c.token_ids if plan.return_token_ids else None,
+    choices = []
+    for c in plan.choices:
+        content, reasoning = c.content, c.reasoning
+        if c.message_all_reasoning and reasoning is None:
+            content, reasoning = None, content
+        choices.append(
+            shapes.chat_choice(
+                index=c.index,
+                message=shapes.chat_message(content, reasoning, c.tool_calls),
+                logprobs=c.logprobs,
+                finish_reason=c.finish_reason,
+                stop_reason=c.stop_reason,
+                token_ids=c.token_ids if plan.return_token_ids else None,
+            )
         )
-        for c in plan.choices
-    ]
     usage = shapes.apply_usage_override(
         shapes.usage_full(plan.prompt_tokens, plan.completion_tokens, plan.reasoning_tokens),
         plan.usage_override,
@@ -357,6 +280,8 @@ def chat_json(plan: Plan) -> dict[str, Any]:
         choices=choices,
         usage=usage,
         prompt_token_ids=plan.prompt_token_ids,
+        prompt_logprobs=plan.prompt_logprobs,
+        prompt_text=plan.prompt_text,
     )
 
 
@@ -365,12 +290,7 @@ def chat_json(plan: Plan) -> dict[str, Any]:
 
 def _prompts(body: dict[str, Any]) -> list[tuple[str, list[int]]] | Problem:
     prompt = body.get("prompt")
-    bad = (
-        400,
-        shapes.error_body(
-            "Either prompt or prompt_embeds must be provided and non-empty.", "BadRequestError", None, 400
-        ),
-    )
+    bad = bad_request("Either prompt or prompt_embeds must be provided and non-empty.")
     if isinstance(prompt, str):
         return [(prompt, gen.prompt_token_ids(prompt))]
     if not isinstance(prompt, list) or not prompt:
@@ -412,10 +332,15 @@ def build_completion(
     want_ids = bool(body.get("return_token_ids"))
     echo = bool(body.get("echo"))
     seed = body.get("seed")
+    # echo with logprobs scores the prompt too (completions_echo_logprobs.json)
+    k_prompt = body.get("prompt_logprobs")
+    if k_prompt is None and echo and k_lp is not None:
+        k_prompt = k_lp
     choices: list[ChoicePlan] = []
     for p_idx, (ptext, pids) in enumerate(prompts):
         room = max(settings.max_model_len - len(pids), 1)
         limit = min(16 if requested is None else requested, room)
+        ppieces = [gen.token_text(t) for t in pids] if gen.prompt_token_ids(ptext) != pids else gen.split_pieces(ptext)
         for i in range(n):
             index = p_idx * n + i
             rng = gen.make_rng(seed, ptext, i)
@@ -423,26 +348,13 @@ def build_completion(
                 g = gen.scripted(reply.text)
                 g.finish_reason, g.stop_reason = reply.finish_reason, reply.stop_reason
             else:
-                forced = _structured_text(body, rng)
+                forced = answers.forced_text(body, rng)
                 g = (
-                    _forced_text(forced, limit)
+                    answers.truncated(forced, limit)
                     if forced is not None
-                    else gen.generate(rng, _sampling(body, limit, False, settings))
+                    else gen.generate(rng, answers.sampling(body, limit, False, settings))
                 )
-            lp_obj = None
-            per_event_lp: list[Any] = [None] * len(g.pieces)
-            if k_lp is not None:
-                tops = [
-                    dict(gen.top_alternatives(f"{index}:{k}:{seed}", p, g.logprobs[k], int(k_lp) + 1))
-                    for k, p in enumerate(g.pieces)
-                ]
-                offset = len(ptext) if echo else 0
-                lp_obj = shapes.completion_logprobs(list(g.pieces), list(g.logprobs), list(tops), offset)
-                per_event_lp = []
-                pos = offset
-                for k, p in enumerate(g.pieces):
-                    per_event_lp.append(shapes.completion_logprobs([p], [g.logprobs[k]], [tops[k]], pos))
-                    pos += len(p)
+            lp_obj, per_event_lp = _completion_logprobs(g, k_lp, ppieces if echo else None, f"{index}:{seed}")
             events = [
                 Event({"text": p}, [g.ids[k]] if want_ids and k < len(g.ids) else None, per_event_lp[k])
                 for k, p in enumerate(g.pieces)
@@ -459,9 +371,12 @@ def build_completion(
                     logprobs=lp_obj,
                     text_prefix=ptext if echo else "",
                     prompt_token_ids=pids if want_ids else None,
+                    prompt_logprobs=_prompt_logprobs(ppieces, pids, int(k_prompt), ptext)
+                    if k_prompt is not None
+                    else None,
                 )
             )
-    opts = body.get("stream_options") or {}
+    include_usage, continuous = _stream_options(body)
     return Plan(
         chat=False,
         id=cid,
@@ -469,11 +384,36 @@ def build_completion(
         model=model,
         prompt_tokens=sum(len(p[1]) for p in prompts),
         choices=choices,
-        include_usage=bool(opts.get("include_usage")) if isinstance(opts, dict) else False,
-        continuous_usage=bool(opts.get("continuous_usage_stats")) if isinstance(opts, dict) else False,
+        include_usage=include_usage,
+        continuous_usage=continuous,
         return_token_ids=want_ids,
         usage_override=dict(reply.usage) if reply is not None and reply.usage else None,
     )
+
+
+def _completion_logprobs(
+    g: gen.Generation, k: Any, echoed: list[str] | None, salt: str
+) -> tuple[dict[str, Any] | None, list[Any]]:
+    """The choice's `logprobs` (the echoed prompt's tokens first, the first one unscored) and
+    each streamed event's share of them."""
+    if k is None:
+        return None, [None] * len(g.pieces)
+    tops: list[dict[str, float] | None] = [
+        dict(gen.top_alternatives(f"{salt}:{j}", p, g.logprobs[j], int(k) + 1)) for j, p in enumerate(g.pieces)
+    ]
+    lps: list[float | None] = list(g.logprobs)
+    tokens = list(g.pieces)
+    per_event: list[Any] = []
+    pos = sum(map(len, echoed or ()))
+    for j, p in enumerate(g.pieces):
+        per_event.append(shapes.completion_logprobs([p], [lps[j]], [tops[j]], pos))
+        pos += len(p)
+    if echoed:
+        ptops = [dict(gen.top_alternatives(f"{salt}:p{j}", p, -1.0, int(k) + 1)) for j, p in enumerate(echoed)]
+        tokens = echoed + tokens
+        lps = [None, *[-1.0] * (len(echoed) - 1), *lps]
+        tops = [None, *ptops[1:], *tops]
+    return shapes.completion_logprobs(tokens, lps, tops, 0), per_event
 
 
 def completion_json(plan: Plan) -> dict[str, Any]:
@@ -486,6 +426,7 @@ def completion_json(plan: Plan) -> dict[str, Any]:
             stop_reason=c.stop_reason,
             token_ids=c.token_ids if plan.return_token_ids else None,
             prompt_token_ids=c.prompt_token_ids,
+            prompt_logprobs=c.prompt_logprobs,
         )
         for c in plan.choices
     ]
@@ -510,7 +451,10 @@ def stream_events(plan: Plan) -> Iterator[tuple[bytes, bool]]:
     queues: list[list[Event]] = []
     for c in plan.choices:
         events = list(c.events)
-        if c.finish_separate or not events:
+        # A stop token (EOS, stop_token_ids) is not text: its chunk carries an empty delta and
+        # the finish (so_response_format_json_schema_stream.json), as does an empty answer.
+        on_token = c.finish_reason == "stop" and not isinstance(c.stop_reason, str)
+        if c.finish_separate or not events or on_token:
             events.append(
                 Event({} if c.finish_separate else ({"content": ""} if plan.chat else {"text": ""}), tokens=0)
             )

@@ -95,6 +95,8 @@ VOCAB: tuple[str, ...] = (
 )
 TOKEN_ID_BASE = 1000
 EOS_TOKEN_ID = 151645
+# The chat template's special tokens, as a Qwen tokenizer numbers them.
+SPECIAL_TOKENS = {EOS_TOKEN_ID - 1: "<|im_start|>", EOS_TOKEN_ID: "<|im_end|>"}
 _VOCAB_INDEX = {text: i for i, text in enumerate(VOCAB)}
 _SEEN: dict[int, str] = {}  # hashed ids of text outside the vocabulary, for detokenize
 _PIECE_RE = re.compile(r"\s*\w+|\s*[^\w\s]|\s+")
@@ -116,7 +118,7 @@ def token_text(tid: int) -> str:
     idx = tid - TOKEN_ID_BASE
     if 0 <= idx < len(VOCAB):
         return VOCAB[idx]
-    return _SEEN.get(tid, f"<{tid}>")
+    return SPECIAL_TOKENS.get(tid) or _SEEN.get(tid, f"<{tid}>")
 
 
 def split_pieces(text: str) -> list[str]:
@@ -163,6 +165,18 @@ def render_chat_prompt(messages: Sequence[Any]) -> str:
         if m.get("tool_calls"):
             out.append(str(m["tool_calls"]))
     return "\n".join(out)
+
+
+def render_chatml(messages: Sequence[Any], add_generation_prompt: bool = True) -> str:
+    """The prompt as a ChatML template renders it (what `return_prompt_text` shows)."""
+    out = [
+        f"<|im_start|>{m.get('role', '')}\n{message_text(m.get('content'))}<|im_end|>\n"
+        for m in messages
+        if isinstance(m, dict)
+    ]
+    if add_generation_prompt:
+        out.append("<|im_start|>assistant\n")
+    return "".join(out)
 
 
 def chat_prompt_tokens(messages: Sequence[Any], tools: Sequence[Any] | None = None) -> list[int]:

@@ -27,7 +27,7 @@ from . import _generate as gen
 from . import _shapes as shapes
 from . import _validate as val
 
-__all__ = ["ROUTES", "PoolingSettings", "handle"]
+__all__ = ["ROUTES", "PoolingSettings", "handle", "routes_for"]
 
 _POST = ("POST",)
 ROUTES: dict[str, tuple[str, ...]] = {
@@ -40,6 +40,24 @@ ROUTES: dict[str, tuple[str, ...]] = {
     "/v1/rerank": _POST,
     "/v2/rerank": _POST,
 }
+
+_SCORE_ROUTES = ("/score", "/v1/score", "/rerank", "/v1/rerank", "/v2/rerank")
+# What each pooling task serves on vLLM 0.32 (the embed_*, classify_* and crossenc_* captures:
+# the others are 404 {"detail": "Not Found"}). A classifier with one label is a cross-encoder,
+# which scores and reranks too.
+_TASK_ROUTES: dict[str | None, tuple[str, ...]] = {
+    None: tuple(ROUTES),
+    "generate": (),
+    "embed": ("/v1/embeddings", "/pooling", *_SCORE_ROUTES),
+    "classify": ("/classify", "/pooling"),
+}
+
+
+def routes_for(task: str | None, num_labels: int) -> dict[str, tuple[str, ...]]:
+    """The pooling routes a server started for `task` answers."""
+    paths = _TASK_ROUTES[task] + (_SCORE_ROUTES if task == "classify" and num_labels == 1 else ())
+    return {p: ROUTES[p] for p in paths}
+
 
 Problem = tuple[int, dict[str, Any]]
 
@@ -109,23 +127,12 @@ class _Reject(Exception):
         self.problem = problem
 
 
-def _bad(message: str, param: str | None = None) -> Problem:
-    return 400, shapes.error_body(message, "BadRequestError", param, 400)
+_bad = val.bad_request
+_invalid = val.invalid
 
 
-def _missing(body: Any, *locs: str) -> Problem:
-    inp = shapes.input_repr(body)
-    return 400, shapes.validation_error(
-        [{"type": "missing", "loc": f"body.{loc}", "msg": "Field required", "input": inp} for loc in locs]
-    )
-
-
-def _invalid(loc: str, kind: str, msg: str, value: Any, **ctx: Any) -> Problem:
-    where = f"body.{loc}" if loc else "body"
-    err: dict[str, Any] = {"type": kind, "loc": where, "msg": msg, "input": shapes.input_repr(value)}
-    if ctx:
-        err["ctx"] = ctx
-    return 400, shapes.validation_error([err])
+def _missing(body: Any, *fields: str) -> Problem:
+    return val.missing(body, fields)
 
 
 def _check_model(body: dict[str, Any], served: Sequence[str]) -> Problem | None:

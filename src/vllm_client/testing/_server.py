@@ -20,6 +20,8 @@ from typing import Any
 from . import _endpoints as ep
 from . import _generate as gen
 from . import _pooling as pool
+from . import _responses as resp
+from . import _routes as routes
 from . import _shapes as shapes
 from . import _validate as val
 from ._faults import (
@@ -44,22 +46,12 @@ from ._faults import (
     ToolCall,
 )
 from ._http import Connection, RecordedRequest
+from ._validate import Problem
 
 Headers = list[tuple[str, str]]
 
-_ROUTES: dict[str, tuple[str, ...]] = {
-    "/v1/chat/completions": ("POST",),
-    "/v1/completions": ("POST",),
-    "/v1/models": ("GET",),
-    "/health": ("GET",),
-    "/version": ("GET",),
-    "/ping": ("GET", "POST"),
-    "/load": ("GET",),
-    "/metrics": ("GET",),
-    "/tokenize": ("POST",),
-    "/detokenize": ("POST",),
-    **pool.ROUTES,
-}
+_ID_PREFIX = {"chat": "chatcmpl", "completion": "cmpl", "responses": "resp"}
+_CHECKS = {"chat": val.CHAT_CHECKS, "completion": val.COMPLETION_CHECKS, "responses": val.RESPONSES_CHECKS}
 
 
 class MockVllmServer:
@@ -73,6 +65,22 @@ class MockVllmServer:
     `embedding_dim`-sized unit vectors and `num_labels` classes (see `_pooling`).
     Script answers with `queue_chat` / `queue_completion` / `queue_reply`, and
     failures with `add_fault` (HTTP faults and mid-stream faults, see `_faults`).
+
+    The server's own flags, as `vllm serve` would get them (bad requests are answered with
+    vLLM's errors for that configuration, see `_validate`):
+
+    * `api_key`: `--api-key`.
+    * `task`: None serves everything (generation and every pooling endpoint) from one
+      server; "generate", "embed" or "classify" serve only what vLLM serves for
+      `--runner generate` / `--runner pooling --convert embed|classify` (a classifier with
+      `num_labels=1` is a cross-encoder: it scores and reranks too); the rest is 404.
+    * `tool_parser`: `--enable-auto-tool-choice --tool-call-parser NAME` (default "hermes");
+      None: started without them, so tool_choice "auto", "required" and named are refused.
+    * `reasoning`: `--reasoning-parser NAME` ("qwen3", "deepseek_r1"; True: qwen3).
+      `think_tokens` is how long the emulated model thinks before answering (None: 3 to 8
+      tokens; more than max_tokens: it never answers, content None).
+      `structured_in_reasoning`: `--structured-outputs-config '{"enable_in_reasoning": true}'`.
+    * `request_id_headers`: `--enable-request-id-headers` (echo `X-Request-Id`).
     """
 
     def __init__(
@@ -86,7 +94,12 @@ class MockVllmServer:
         port: int = 0,
         token_rate: float | None = None,
         ttft: float = 0.0,
-        reasoning: bool = False,
+        reasoning: bool | str = False,
+        think_tokens: int | None = None,
+        structured_in_reasoning: bool = False,
+        tool_parser: str | None = "hermes",
+        task: str | None = None,
+        request_id_headers: bool = True,
         eos_probability: float = 0.0,
         version: str = shapes.VLLM_VERSION,
         root: str | Mapping[str, str] | None = None,
@@ -101,7 +114,18 @@ class MockVllmServer:
         self._requested_port = port
         self.token_rate = token_rate  # tokens per second for streams; None: as fast as possible
         self.ttft = ttft  # seconds before the first token
-        self.reasoning = reasoning  # answer like vLLM started with a reasoning parser
+        # Like vLLM started with --reasoning-parser NAME (True: qwen3, the one without quirks).
+        self.reasoning_parser = ("qwen3" if reasoning is True else reasoning) or None
+        self.think_tokens = think_tokens
+        self.structured_in_reasoning = structured_in_reasoning
+        # Like --enable-auto-tool-choice --tool-call-parser NAME; None: started without them.
+        self.tool_parser = tool_parser
+        self.request_id_headers = request_id_headers  # like --enable-request-id-headers
+        if task not in routes.TASKS:
+            raise ValueError(f"task must be one of {sorted(t for t in routes.TASKS if t)} or None, not {task!r}")
+        self.task = task
+        self._routes = routes.table(task, num_labels)
+        self._knobs_cache: tuple[tuple[Any, ...], val.Facts, ep.Settings] | None = None
         self.eos_probability = eos_probability
         self.version = version
         self.embedding_dim = embedding_dim
@@ -213,6 +237,11 @@ class MockVllmServer:
     def __repr__(self) -> str:
         state = self.url if self._thread is not None else "stopped"
         return f"MockVllmServer({self.models!r}, {state})"
+
+    @property
+    def reasoning(self) -> bool:
+        """Whether the server answers like one started with a reasoning parser."""
+        return self.reasoning_parser is not None
 
     # --- addresses ----------------------------------------------------------------------------
     @property
@@ -376,7 +405,7 @@ class MockVllmServer:
             self._requests.append(req)
         extra: Headers = []
         xrid = req.headers.get("x-request-id")
-        if xrid:
+        if xrid and self.request_id_headers:
             extra.append(("x-request-id", xrid))
         fault = self._script.take_fault(req.path)
         if isinstance(fault, Delay):
@@ -389,7 +418,11 @@ class MockVllmServer:
         if isinstance(reply, RawResponse):
             await self._send_raw(conn, reply)
             return
-        methods = _ROUTES.get(req.path)
+        # vLLM's API-key middleware runs before routing: unknown /v1 routes get 401 too.
+        if self.api_key is not None and req.path.startswith(("/v1/", "/v2/")) and not self._authorized(req):
+            await conn.send(401, [("content-type", shapes.JSON), *extra], b'{"error":"Unauthorized"}')
+            return
+        methods = self._routes.get(routes.route_of(req.path))
         if methods is None:
             await self._send_json(conn, 404, {"detail": "Not Found"}, extra)
             return
@@ -401,13 +434,15 @@ class MockVllmServer:
                 b'{"detail":"Method Not Allowed"}',
             )
             return
-        if self.api_key is not None and req.path.startswith(("/v1/", "/v2/")) and not self._authorized(req):
-            await conn.send(401, [("content-type", shapes.JSON), *extra], b'{"error":"Unauthorized"}')
-            return
         if req.path == "/v1/chat/completions":
-            await self._generate(conn, req, chat=True, reply=reply, extra=extra)
+            await self._generate(conn, req, "chat", reply, extra)
         elif req.path == "/v1/completions":
-            await self._generate(conn, req, chat=False, reply=reply, extra=extra)
+            await self._generate(conn, req, "completion", reply, extra)
+        elif req.path == "/v1/responses":
+            await self._generate(conn, req, "responses", None, extra)
+        elif req.path.startswith("/v1/responses/"):
+            response_id = req.path.removeprefix("/v1/responses/").removesuffix("/cancel")
+            await self._send_json(conn, 404, resp.not_found(response_id), extra)
         elif req.path in pool.ROUTES:
             settings = pool.PoolingSettings(self.model, self.models, self.max_model_len, self.embedding_dim,
                                             self.num_labels)
@@ -483,50 +518,24 @@ class MockVllmServer:
             await self._tokenize(conn, req, extra)
         elif path == "/detokenize":
             body, problem = val.parse_body(req.headers.get("content-type"), req.body)
-            tokens = body.get("tokens") if isinstance(body, dict) else None
-            if problem is None and not isinstance(tokens, list):
-                problem = (
-                    400,
-                    shapes.validation_error(
-                        [
-                            {
-                                "type": "missing",
-                                "loc": "body.tokens",
-                                "msg": "Field required",
-                                "input": shapes.input_repr(body),
-                            }
-                        ]
-                    ),
-                )
+            problem = problem or val.check_fields(body, "detokenize")
             if problem is not None:
                 await self._send_json(conn, problem[0], problem[1], extra)
                 return
-            assert isinstance(tokens, list)
-            text = "".join(ep.detokenize_one(int(t)) for t in tokens)
+            text = "".join(gen.token_text(int(t)) for t in body["tokens"])
             await self._send_json(conn, 200, {"prompt": text}, extra)
 
     async def _tokenize(self, conn: Connection, req: RecordedRequest, extra: Headers) -> None:
         body, problem = val.parse_body(req.headers.get("content-type"), req.body)
         if problem is None and isinstance(body, dict):
-            problem = val.check_model(body, self.models)
-        if problem is None and not (isinstance(body, dict) and ("prompt" in body or "messages" in body)):
-            inp = shapes.input_repr(body)
-            problem = (
-                400,
-                shapes.validation_error(
-                    [
-                        {"type": "missing", "loc": "body.prompt", "msg": "Field required", "input": inp},
-                        {"type": "missing", "loc": "body.messages", "msg": "Field required", "input": inp},
-                    ]
-                ),
-            )
+            problem = val.check_model(body, self._facts())
+        problem = problem or val.check_required_any(body, ("prompt", "messages"))
         if problem is not None:
             await self._send_json(conn, problem[0], problem[1], extra)
             return
-        assert isinstance(body, dict)
         if "messages" in body:
             ids = gen.chat_prompt_tokens(body["messages"] or [], body.get("tools"))
-            strs = None
+            strs = [gen.token_text(t) for t in ids]
         else:
             prompt = str(body["prompt"])
             ids = gen.prompt_token_ids(prompt)
@@ -535,86 +544,94 @@ class MockVllmServer:
             "count": len(ids),
             "max_model_len": self.max_model_len,
             "tokens": ids,
-            "token_strs": strs if body.get("return_token_strs") and strs is not None else None,
+            "token_strs": strs if body.get("return_token_strs") else None,
         }
         await self._send_json(conn, 200, out, extra)
 
     # --- generation -----------------------------------------------------------------------------
-    async def _generate(
-        self, conn: Connection, req: RecordedRequest, *, chat: bool, reply: Reply | None, extra: Headers
-    ) -> None:
-        body, problem = val.parse_body(req.headers.get("content-type"), req.body)
-        if problem is None and not isinstance(body, dict):
-            problem = (
-                400,
-                shapes.validation_error(
-                    [
-                        {
-                            "type": "model_attributes_type",
-                            "loc": "body",
-                            "msg": "Input should be a valid dictionary or object to extract fields from",
-                            "input": shapes.input_repr(body),
-                        }
-                    ]
-                ),
+    def _facts(self) -> val.Facts:
+        return self._knobs()[0]
+
+    def _settings(self) -> ep.Settings:
+        return self._knobs()[1]
+
+    def _knobs(self) -> tuple[val.Facts, ep.Settings]:
+        """What validation and generation need of this server, rebuilt only when a test
+        changed an attribute (building them per request would cost more than checking)."""
+        key = (tuple(self.models), self.max_model_len, self.tool_parser, self.reasoning_parser,
+               self.eos_probability, self.think_tokens, self.structured_in_reasoning)
+        if self._knobs_cache is None or self._knobs_cache[0] != key:
+            facts = val.Facts(key[0], self.max_model_len, self.tool_parser)
+            settings = ep.Settings(
+                max_model_len=self.max_model_len,
+                reasoning_parser=self.reasoning_parser,
+                eos_probability=self.eos_probability,
+                tool_parser=self.tool_parser,
+                think_tokens=self.think_tokens,
+                structured_in_reasoning=self.structured_in_reasoning,
             )
-        problem = problem or val.check_types(body, chat) or val.check_model(body, self.models)
-        if problem is None and chat:
-            problem = val.check_tools(body)
+            self._knobs_cache = (key, facts, settings)
+        return self._knobs_cache[1], self._knobs_cache[2]
+
+    def _checked(self, req: RecordedRequest, endpoint: str) -> tuple[Any, list[tuple[str, list[int]]], Problem | None]:
+        """The request body (a chat body for "responses") and a completion's prompts, or
+        the problem vLLM would answer with, checked in vLLM's order (see `_validate`)."""
+        body, problem = val.parse_body(req.headers.get("content-type"), req.body)
+        problem = problem or val.check_fields(body, endpoint)
+        if problem is not None:
+            return body, [], problem
+        facts = self._facts()
+        problem = val.run(_CHECKS[endpoint], body, facts)
+        if problem is not None:
+            return body, [], problem
         prompts: list[tuple[str, list[int]]] = []
-        if problem is None:
-            if chat:
-                prompt_len = len(gen.chat_prompt_tokens(body["messages"], body.get("tools")))
-            else:
-                parsed = ep.completion_prompt_tokens(body)
-                if isinstance(parsed, tuple):
-                    problem = parsed
-                    prompt_len = 0
-                else:
-                    prompts = parsed
-                    prompt_len = max(len(p[1]) for p in prompts)
-            problem = problem or val.check_sampling(body, chat, self.max_model_len, prompt_len)
+        if endpoint == "completion":
+            parsed = ep.completion_prompt_tokens(body)
+            if isinstance(parsed, tuple):
+                return body, [], parsed
+            prompts = parsed
+            prompt_len = max(len(p[1]) for p in prompts)
+        else:
+            if endpoint == "responses":
+                body = resp.to_chat_body(body, self.tool_parser)
+            prompt_len = len(gen.chat_prompt_tokens(body["messages"], body.get("tools")))
+        problem = val.check_prompt_length(prompt_len, facts) or val.run(val.GENERATION_CHECKS, body, facts)
+        return body, prompts, problem
+
+    async def _generate(
+        self, conn: Connection, req: RecordedRequest, endpoint: str, reply: Reply | None, extra: Headers
+    ) -> None:
+        """Chat ("chat"), text ("completion") and Responses API ("responses") generations."""
+        body, prompts, problem = self._checked(req, endpoint)
         if problem is not None:
             await self._send_json(conn, problem[0], problem[1], extra)
             return
-        assert isinstance(body, dict)
+        original = val.parse_body(None, req.body)[0] if endpoint == "responses" else body
         model = body.get("model") or self.model
         # vLLM 0.32: the X-Request-Id header wins over the body's request_id.
         rid = req.headers.get("x-request-id") or body.get("request_id") or shapes.random_hex()
-        cid = f"{'chatcmpl' if chat else 'cmpl'}-{rid}"
+        cid = f"{_ID_PREFIX[endpoint]}-{rid}"
         abort_id = str(req.headers.get("x-request-id") or body.get("request_id") or cid)
-        settings = ep.Settings(self.max_model_len, self.reasoning, self.eos_probability)
         created = int(time.time())
-        plan: ep.Plan
-        if chat:
-            built = ep.build_chat(
-                body,
-                cid=cid,
-                created=created,
-                model=model,
-                settings=settings,
-                reply=reply if isinstance(reply, ChatReply) else None,
-            )
-            if isinstance(built, tuple):
-                await self._send_json(conn, built[0], built[1], extra)
-                return
-            plan = built
+        if endpoint == "completion":
+            plan = ep.build_completion(body, prompts, cid=cid, created=created, model=model,
+                                       settings=self._settings(),
+                                       reply=reply if isinstance(reply, CompletionReply) else None)
         else:
-            plan = ep.build_completion(
-                body,
-                prompts,
-                cid=cid,
-                created=created,
-                model=model,
-                settings=settings,
-                reply=reply if isinstance(reply, CompletionReply) else None,
-            )
+            plan = ep.build_chat(body, cid=cid, created=created, model=model, settings=self._settings(),
+                                 reply=reply if isinstance(reply, ChatReply) else None)
         self._running += 1
         try:
             if body.get("stream"):
-                finished = await self._stream(conn, plan, extra, self._script.take_stream_fault(req.path))
+                fault = self._script.take_stream_fault(req.path)
+                if endpoint == "responses":
+                    finished = await self._stream(conn, resp.stream_events(original, plan), extra, fault, done=False)
+                else:
+                    finished = await self._stream(conn, ep.stream_events(plan), extra, fault)
             else:
-                finished = await self._answer(conn, plan, extra)
+                obj = (resp.response_json(original, plan) if endpoint == "responses"
+                       else ep.chat_json(plan) if plan.chat else ep.completion_json(plan))
+                finished = await self._answer(conn, plan, obj, extra)
         finally:
             self._running -= 1
         if finished:
@@ -631,17 +648,24 @@ class MockVllmServer:
         rate = self.token_rate
         return self.ttft + (tokens / rate if rate else 0.0)
 
-    async def _answer(self, conn: Connection, plan: ep.Plan, extra: Headers) -> bool:
+    async def _answer(self, conn: Connection, plan: ep.Plan, obj: Any, extra: Headers) -> bool:
         tokens = max((c.completion_tokens for c in plan.choices), default=0)
         if not await conn.sleep(self._delay_for(tokens)):
             return False
-        obj = ep.chat_json(plan) if plan.chat else ep.completion_json(plan)
         await self._send_json(conn, 200, obj, extra)
         return True
 
-    async def _stream(self, conn: Connection, plan: ep.Plan, extra: Headers, fault: StreamFault | None) -> bool | None:
-        """Send the plan as SSE. True: completed; False: the client went away (abort);
-        None: the stream was cut on purpose by a fault."""
+    async def _stream(
+        self,
+        conn: Connection,
+        events: Iterator[tuple[bytes, bool]],
+        extra: Headers,
+        fault: StreamFault | None,
+        *,
+        done: bool = True,
+    ) -> bool | None:
+        """Send (event bytes, is_token) as SSE, then `data: [DONE]` if `done`. True: completed;
+        False: the client went away (abort); None: the stream was cut on purpose by a fault."""
         hdrs: Headers = [("content-type", shapes.SSE), ("vary", "Origin"), *extra]
         if not await conn.start_stream(200, hdrs):
             return False
@@ -671,7 +695,6 @@ class MockVllmServer:
                 return False
             return None
 
-        events: Iterator[tuple[bytes, bool]] = ep.stream_events(plan)
         for index, (data, is_token) in enumerate(events):
             if pending is not None and index >= _after(pending):
                 outcome = await fire()
@@ -694,7 +717,7 @@ class MockVllmServer:
             outcome = await fire()
             if outcome is not None:
                 return None if outcome else False
-        if not isinstance(fault, StreamNoDone) and not await conn.send_chunk(shapes.DONE):
+        if done and not isinstance(fault, StreamNoDone) and not await conn.send_chunk(shapes.DONE):
             return False
         return await conn.end_stream()
 

@@ -221,8 +221,10 @@ def chat_completion(
     choices: list[dict[str, Any]],
     usage: dict[str, Any],
     prompt_token_ids: list[int] | None,
+    prompt_logprobs: list[Any] | None = None,
+    prompt_text: str | None = None,
 ) -> dict[str, Any]:
-    """chat_basic.json"""
+    """chat_basic.json (chat_prompt_logprobs.json, chat_return_prompt_text.json)"""
     return {
         "id": cid,
         "object": "chat.completion",
@@ -232,9 +234,9 @@ def chat_completion(
         "service_tier": None,
         "system_fingerprint": SYSTEM_FINGERPRINT,
         "usage": usage,
-        "prompt_logprobs": None,
+        "prompt_logprobs": prompt_logprobs,
         "prompt_token_ids": prompt_token_ids,
-        "prompt_text": None,
+        "prompt_text": prompt_text,
         "kv_transfer_params": None,
         "ec_transfer_params": None,
         "metrics": None,
@@ -312,6 +314,12 @@ def chat_logprob_entry(token: str, logprob: float, top: list[tuple[str, float]])
     }
 
 
+def prompt_logprob_entry(candidates: Sequence[tuple[int, str, float, int]]) -> dict[str, Any]:
+    """One position of `prompt_logprobs`: token id -> logprob, rank, text; the prompt's token
+    first, then the top alternatives (chat_prompt_logprobs.json). The list starts with None."""
+    return {str(tid): {"logprob": lp, "rank": rank, "decoded_token": text} for tid, text, lp, rank in candidates}
+
+
 # --- completions ------------------------------------------------------------------------
 
 
@@ -324,8 +332,9 @@ def completion_choice(
     stop_reason: str | int | None,
     token_ids: list[int] | None,
     prompt_token_ids: list[int] | None,
+    prompt_logprobs: list[Any] | None = None,
 ) -> dict[str, Any]:
-    """completions_basic.json"""
+    """completions_basic.json (completions_echo_logprobs.json)"""
     return {
         "index": index,
         "text": text,
@@ -333,7 +342,7 @@ def completion_choice(
         "finish_reason": finish_reason,
         "stop_reason": stop_reason,
         "token_ids": token_ids,
-        "prompt_logprobs": None,
+        "prompt_logprobs": prompt_logprobs,
         "prompt_token_ids": prompt_token_ids,
         "routed_experts": None,
     }
