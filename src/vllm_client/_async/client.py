@@ -9,7 +9,7 @@ from types import TracebackType
 from typing import Any
 
 from .._client_base import ClientCore
-from .._config import UNSET, ClientConfig, Limits, OnRetry, Timeout, TimeoutLike
+from .._config import UNSET, ClientConfig, Limits, OnRetry, Timeout, TimeoutLike, check_max_retries
 from .._errors import APITimeoutError, ResponseParseError, VllmError, error_from_response
 from .._json import loads
 from .._protocol.deadlines import attempt_timeout
@@ -116,9 +116,7 @@ class AsyncVllmClient(AsyncPoolingMixin):
         if headers is not None:
             changes["headers"] = {**config.headers, **headers}
         if max_retries is not None:
-            if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
-                raise ValueError(f"max_retries must be an integer >= 0, got {max_retries!r}")
-            changes["max_retries"] = max_retries
+            changes["max_retries"] = check_max_retries(max_retries)
         if on_retry is not UNSET:
             changes["on_retry"] = on_retry
         core = ClientCore(config.copy_with(**changes), self._core.shared)
