@@ -20,6 +20,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from typing_extensions import Self
+
 from ._json import loads
 
 __all__ = [
@@ -56,6 +58,12 @@ class VllmError(Exception):
     def is_retryable(self) -> bool:
         """Whether sending the same request again may succeed."""
         return False
+
+    def with_context(self, prefix: str = "", suffix: str = "") -> Self:
+        """This error, its message framed by where it happened (the call, the phase)."""
+        self.message = f"{prefix}{self.message}{suffix}"
+        self.args = (self.message, *self.args[1:])
+        return self
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Keyword-only constructors do not survive the default BaseException pickling

@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
-from collections.abc import AsyncIterator, Mapping
+import weakref
+from collections.abc import AsyncIterator, Hashable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -177,6 +178,8 @@ class AsyncTransport:
         self._timeouts: dict[Timeout, aiohttp.ClientTimeout] = {}
         self._closed = False
         self.in_use = 0
+        self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Hashable, asyncio.Lock]] = (
+            weakref.WeakKeyDictionary())
 
     def _ssl(self) -> ssl.SSLContext | bool:
         if self._verify is False:
@@ -236,6 +239,18 @@ class AsyncTransport:
         except (aiohttp.ClientError, OSError) as exc:
             raise APIConnectionError(f"request to {redact_url(url)} failed: {exc!r}") from exc
         return AsyncResponse(self, resp)
+
+    def lock_for(self, key: Hashable) -> asyncio.Lock:
+        """One lock per ``key`` and event loop (an asyncio lock belongs to one loop): makes
+        a one-time lookup, such as the served model, single-flight across tasks."""
+        loop = asyncio.get_running_loop()
+        locks = self._locks.get(loop)
+        if locks is None:
+            locks = self._locks[loop] = {}
+        lock = locks.get(key)
+        if lock is None:
+            lock = locks[key] = asyncio.Lock()
+        return lock
 
     async def aclose(self) -> None:
         self._closed = True

@@ -24,7 +24,7 @@ import ssl
 import threading
 import time
 from base64 import b64encode
-from collections.abc import Iterator, Mapping
+from collections.abc import Hashable, Iterator, Mapping
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -280,6 +280,8 @@ class SyncTransport:
         self._verify = verify
         self._ssl: ssl.SSLContext | None = None
         self._proxies = proxies_from_env() if trust_env else {}
+        self._locks: dict[Hashable, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
 
     # -- connections -------------------------------------------------------------------
     def _ssl_ctx(self) -> ssl.SSLContext:
@@ -375,6 +377,15 @@ class SyncTransport:
                 conn.close()
                 raise
             return SyncResponse(self._pool, key, conn, resp)
+
+    def lock_for(self, key: Hashable) -> threading.Lock:
+        """One lock per ``key`` for this transport (and the clients sharing it): makes a
+        one-time lookup, such as the served model, single-flight across threads."""
+        with self._locks_guard:
+            lock = self._locks.get(key)
+            if lock is None:
+                lock = self._locks[key] = threading.Lock()
+            return lock
 
     def close(self) -> None:
         self._pool.close()
