@@ -10,7 +10,14 @@ from typing import Any
 
 from .._client_base import ClientCore
 from .._config import UNSET, ClientConfig, Limits, OnRetry, Timeout, TimeoutLike
-from .._errors import APIConnectionError, APITimeoutError, ResponseParseError, VllmError, error_from_response
+from .._errors import (
+    APIConnectionError,
+    APITimeoutError,
+    ResponseParseError,
+    VllmError,
+    error_from_response,
+    hint_for,
+)
 from .._json import loads
 from .._protocol.deadlines import attempt_timeout
 from .._protocol.requests import RequestSpec, build_simple
@@ -139,8 +146,11 @@ class AsyncVllmClient(AsyncPoolingMixin):
 
     # -- lifecycle -------------------------------------------------------------------------
     async def aclose(self) -> None:
-        """Close every pooled connection. Copies made by ``with_options`` share the pool."""
+        """Close every pooled connection. Copies made by ``with_options`` share the pool.
+        (``await client.close()`` too, as openai-python spells it.)"""
         await self._transport.aclose()
+
+    close = aclose
 
     async def __aenter__(self) -> AsyncVllmClient:
         return self
@@ -155,6 +165,7 @@ class AsyncVllmClient(AsyncPoolingMixin):
             return
         model = self._core.cached_model(server)
         if model is None:
+            self._core.body(spec)  # a body that cannot be sent fails before the lookup is sent
             model = await self._discover_model(server, timeout)
         spec.body["model"] = model
 
@@ -170,10 +181,13 @@ class AsyncVllmClient(AsyncPoolingMixin):
             listing = build_simple("GET", "/models")
             headers, request_id = core.headers(listing)
             try:
-                response = await self._transport.send("GET", core.url(listing, server), headers, None, timeout)
+                url = core.url(listing, server)
+                response = await self._transport.send("GET", url, headers, None, timeout)
                 data = await response.aread()
                 if response.status >= 400:
-                    raise error_from_response(response.status, response.headers, data, request_id=request_id)
+                    failure = error_from_response(response.status, response.headers, data, request_id=request_id)
+                    failure.hint = hint_for(failure, "GET", url, sent_api_key=_has_auth(headers))
+                    raise failure
                 try:
                     listed = loads(data)
                     ids = [str(m["id"]) for m in listed.get("data") or () if isinstance(m, dict) and "id" in m]
@@ -208,10 +222,13 @@ class AsyncVllmClient(AsyncPoolingMixin):
                 await self._resolve_model(spec, server, limits)
                 if body is None:
                     body = core.body(spec)
-                response = await self._transport.send(spec.method, core.url(spec, server), headers, body, limits)
+                url = core.url(spec, server)
+                response = await self._transport.send(spec.method, url, headers, body, limits)
                 if response.status >= 400:
                     data = await response.aread()
-                    raise error_from_response(response.status, response.headers, data, request_id=request_id)
+                    failure = error_from_response(response.status, response.headers, data, request_id=request_id)
+                    failure.hint = hint_for(failure, spec.method, url, sent_api_key=_has_auth(headers))
+                    raise failure
                 return response, request_id, sent_at, start
             except VllmError as error:
                 delay = core.retry.delay(attempt, error, rand=self._rand)
@@ -245,3 +262,7 @@ class AsyncVllmClient(AsyncPoolingMixin):
         first_byte = time.perf_counter() - start
         data = await response.aread()
         return data, response.headers, RequestTiming(sent_at, first_byte, time.perf_counter() - start)
+
+
+def _has_auth(headers: Mapping[str, str]) -> bool:
+    return any(name.lower() == "authorization" for name in headers)

@@ -11,7 +11,14 @@ from typing import Any
 
 from .._client_base import ClientCore
 from .._config import UNSET, ClientConfig, Limits, OnRetry, Timeout, TimeoutLike
-from .._errors import APIConnectionError, APITimeoutError, ResponseParseError, VllmError, error_from_response
+from .._errors import (
+    APIConnectionError,
+    APITimeoutError,
+    ResponseParseError,
+    VllmError,
+    error_from_response,
+    hint_for,
+)
 from .._json import loads
 from .._protocol.deadlines import attempt_timeout
 from .._protocol.requests import RequestSpec, build_simple
@@ -140,7 +147,8 @@ class VllmClient(PoolingMixin):
 
     # -- lifecycle -------------------------------------------------------------------------
     def close(self) -> None:
-        """Close every pooled connection. Copies made by ``with_options`` share the pool."""
+        """Close every pooled connection. Copies made by ``with_options`` share the pool.
+        (``client.close()`` too, as openai-python spells it.)"""
         self._transport.close()
 
     def __enter__(self) -> VllmClient:
@@ -156,6 +164,7 @@ class VllmClient(PoolingMixin):
             return
         model = self._core.cached_model(server)
         if model is None:
+            self._core.body(spec)  # a body that cannot be sent fails before the lookup is sent
             model = self._discover_model(server, timeout)
         spec.body["model"] = model
 
@@ -171,10 +180,13 @@ class VllmClient(PoolingMixin):
             listing = build_simple("GET", "/models")
             headers, request_id = core.headers(listing)
             try:
-                response = self._transport.send("GET", core.url(listing, server), headers, None, timeout)
+                url = core.url(listing, server)
+                response = self._transport.send("GET", url, headers, None, timeout)
                 data = response.read()
                 if response.status >= 400:
-                    raise error_from_response(response.status, response.headers, data, request_id=request_id)
+                    failure = error_from_response(response.status, response.headers, data, request_id=request_id)
+                    failure.hint = hint_for(failure, "GET", url, sent_api_key=_has_auth(headers))
+                    raise failure
                 try:
                     listed = loads(data)
                     ids = [str(m["id"]) for m in listed.get("data") or () if isinstance(m, dict) and "id" in m]
@@ -209,10 +221,13 @@ class VllmClient(PoolingMixin):
                 self._resolve_model(spec, server, limits)
                 if body is None:
                     body = core.body(spec)
-                response = self._transport.send(spec.method, core.url(spec, server), headers, body, limits)
+                url = core.url(spec, server)
+                response = self._transport.send(spec.method, url, headers, body, limits)
                 if response.status >= 400:
                     data = response.read()
-                    raise error_from_response(response.status, response.headers, data, request_id=request_id)
+                    failure = error_from_response(response.status, response.headers, data, request_id=request_id)
+                    failure.hint = hint_for(failure, spec.method, url, sent_api_key=_has_auth(headers))
+                    raise failure
                 return response, request_id, sent_at, start
             except VllmError as error:
                 delay = core.retry.delay(attempt, error, rand=self._rand)
@@ -246,3 +261,7 @@ class VllmClient(PoolingMixin):
         first_byte = time.perf_counter() - start
         data = response.read()
         return data, response.headers, RequestTiming(sent_at, first_byte, time.perf_counter() - start)
+
+
+def _has_auth(headers: Mapping[str, str]) -> bool:
+    return any(name.lower() == "authorization" for name in headers)
