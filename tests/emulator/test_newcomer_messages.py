@@ -228,3 +228,29 @@ def test_an_unencodable_value_names_its_field_before_anything_is_sent(api: Any, 
     with pytest.raises(TypeError, match=r"the 'metadata' field cannot be sent as JSON"):
         api(api.client.chat.completions.create(messages=MSG, extra_body={"metadata": object()}))
     assert vllm_mock.requests == []  # not even the model lookup
+
+
+def test_stream_partial_is_what_arrived_so_far(api: Any, vllm_mock: MockVllmServer) -> None:
+    vllm_mock.queue_chat("alpha beta gamma delta")
+    stream = api(api.client.chat.completions.create(messages=MSG, stream=True))
+
+    async def first_two() -> list[Any]:
+        out = []
+        async for event in stream:
+            out.append(event)
+            if len([e for e in out if isinstance(e, vc.StreamEvent.Content)]) == 2:
+                return out
+        return out
+
+    if api.kind == "async":
+        events = api(first_two())
+    else:
+        events = []
+        for event in stream:
+            events.append(event)
+            if len([e for e in events if isinstance(e, vc.StreamEvent.Content)]) == 2:
+                break
+    so_far = "".join(e.text for e in events if isinstance(e, vc.StreamEvent.Content))
+    partial = stream.partial()  # what arrived: at least what was yielded (one read may carry more)
+    assert so_far == "alpha beta" and partial.content.startswith(so_far)
+    api(stream.close())

@@ -138,6 +138,12 @@ class Stream(Generic[E, F]):
         for _ in self:
             pass
 
+    def partial(self) -> F:
+        """The answer assembled from what has arrived so far, without reading more (what
+        to keep of an interrupted stream; ``finish_reason`` None until the end)."""
+        result: F = self._decoder.final()
+        return result
+
     def final(self) -> F:
         """The whole answer assembled from the stream (reads the rest of it first)."""
         if not self._finished:
