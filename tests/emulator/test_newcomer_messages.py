@@ -254,3 +254,20 @@ def test_stream_partial_is_what_arrived_so_far(api: Any, vllm_mock: MockVllmServ
     partial = stream.partial()  # what arrived: at least what was yielded (one read may carry more)
     assert so_far == "alpha beta" and partial.content.startswith(so_far)
     api(stream.close())
+
+
+def test_openai_result_idioms(api: Any, vllm_mock: MockVllmServer) -> None:
+    import json
+
+    models = api(api.client.models.list())
+    assert [m.id for m in models.data] == [vllm_mock.model]
+    assert models.model_dump() == models.raw and json.loads(models.model_dump_json()) == models.raw
+    resp = api(api.client.chat.completions.create(messages=MSG, max_tokens=3, logprobs=True, top_logprobs=2))
+    assert resp.model_dump() is resp.raw and json.loads(resp.model_dump_json()) == resp.raw
+    assert resp.usage is not None and resp.usage.model_dump() == resp.raw["usage"]
+    lp = resp.choices[0].logprobs
+    assert lp is not None and lp.content is not None
+    assert lp.content[0].token == resp.raw["choices"][0]["logprobs"]["content"][0]["token"]
+    assert len(lp.content[0].top_logprobs) == 2
+    comp = api(api.client.completions.create(prompt="x", max_tokens=3, logprobs=1))
+    assert comp.choices[0].logprobs is not None and len(comp.choices[0].logprobs.tokens) == 3
