@@ -356,7 +356,8 @@ def hint_for(error: APIError, method: str, url: str, *, sent_api_key: bool) -> s
             return f"{where} is not served here; it needs a pooling model (vllm serve MODEL --runner pooling)"
     for route in GENERATE_PATHS:
         if path.endswith(route):
-            return f"{where} is not served here; a server started with --runner pooling has no {route.rsplit('/', 1)[-1]}"
+            name = route.rsplit("/", 1)[-1]
+            return f"{where} is not served here; a server started with --runner pooling has no {name}"
     return f"{where} is not served by this server"
 
 

@@ -75,7 +75,7 @@ def test_ctrl_c_at_the_prompt_clears_the_line(monkeypatch: pytest.MonkeyPatch) -
         def print(self, *args: Any) -> None:
             pass
 
-    monkeypatch.setattr(repl, "console", lambda: Console())
+    monkeypatch.setattr(repl, "console", Console)
     assert repl._read_line(True) == "/exit"  # the interrupt cleared the line, the session goes on
 
 
@@ -84,7 +84,7 @@ def test_ctrl_d_at_the_prompt_ends_the_session(monkeypatch: pytest.MonkeyPatch) 
         def input(self, prompt: Any) -> str:
             raise EOFError
 
-    monkeypatch.setattr(repl, "console", lambda: Console())
+    monkeypatch.setattr(repl, "console", Console)
     assert repl._read_line(True) is None
 
 
