@@ -4,10 +4,12 @@ answers a real model would give scripted in) or ``--base-url`` (a real vLLM serv
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
 from typing import Any
 
-from vllm_client import VllmClient
+from vllm_client import VllmClient, VllmError
+from vllm_client.structured import StructuredOutputError
 from vllm_client.testing import MockVllmServer
 
 
@@ -21,7 +23,10 @@ def run_example(doc: str | None, run: Callable[[VllmClient], None], *, server_hi
     args = parser.parse_args()
     if args.base_url:
         with VllmClient(args.base_url, timeout=120) as client:
-            run(client)
+            try:
+                run(client)
+            except (VllmError, StructuredOutputError) as err:  # a real server can say no: say it plainly
+                sys.exit(f"error: {err}")
         return
     with MockVllmServer(**mock_options) as server:
         script(server)

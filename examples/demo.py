@@ -85,6 +85,7 @@ def demo(base_url: str, server: MockVllmServer | None) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--mock", action="store_true", help="use the built-in vLLM emulator (the default)")
     ap.add_argument("--base-url", help="a real vLLM server instead of the emulator")
     args = ap.parse_args()
     with contextlib.ExitStack() as stack:

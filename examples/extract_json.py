@@ -31,8 +31,12 @@ class Person(BaseModel):
 
 def run(client: VllmClient) -> None:
     messages = [system("Extract the person described by the user as JSON."), user(TEXT)]
-    resp = client.chat.completions.parse(messages=messages, response_format=Person, max_tokens=96, seed=1,
-                                         temperature=0)
+    try:
+        resp = client.chat.completions.parse(messages=messages, response_format=Person, max_tokens=96, seed=1,
+                                             temperature=0)
+    except StructuredOutputError as err:  # a small or random-weight model may not finish the object
+        print(f"the model did not produce a whole Person in 96 tokens ({err.finish_reason=}): {err.content!r}")
+        return
     person = resp.parsed
     print(f"parsed: {person!r}")
     print(f"born is an int: {isinstance(person.born, int)}")

@@ -103,11 +103,15 @@ class ClientCore:
         return headers, rid
 
     def body(self, spec: RequestSpec) -> bytes | None:
+        """The JSON body. A value JSON cannot carry is a TypeError naming its field."""
         if spec.raw_body is not None:
             return spec.raw_body
         if spec.body is None:
             return None
-        return dumps(spec.body)
+        try:
+            return dumps(spec.body)
+        except TypeError as exc:
+            raise TypeError(f"{_unencodable(spec.body)} cannot be sent as JSON: {exc}") from None
 
     def timeout(self, spec: RequestSpec) -> Timeout:
         return spec.timeout or self.config.timeout
@@ -155,3 +159,13 @@ def merge_headers(headers: dict[str, str], extra: Mapping[str, str]) -> None:
 
 def _has_key(headers: Mapping[str, Any], name: str) -> bool:
     return any(k.lower() == name for k in headers)
+
+
+def _unencodable(body: Mapping[str, Any]) -> str:
+    """Which top-level field of ``body`` JSON cannot encode (for the error message)."""
+    for name, value in body.items():
+        try:
+            dumps(value)
+        except TypeError:
+            return f"the {name!r} field"
+    return "the body"

@@ -19,7 +19,11 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
+from typing_extensions import Self
+
+from ._config import redact_url
 from ._json import loads
 
 __all__ = [
@@ -57,6 +61,12 @@ class VllmError(Exception):
         """Whether sending the same request again may succeed."""
         return False
 
+    def with_context(self, prefix: str = "", suffix: str = "") -> Self:
+        """This error, its message framed by where it happened (the call, the phase)."""
+        self.message = f"{prefix}{self.message}{suffix}"
+        self.args = (self.message, *self.args[1:])
+        return self
+
     def __reduce__(self) -> tuple[Any, ...]:
         # Keyword-only constructors do not survive the default BaseException pickling
         # (which replays ``self.args``); rebuild from the instance dict instead.
@@ -92,12 +102,15 @@ class APIError(VllmError):
         self.body = body
         self.request_id = request_id
         self.headers: dict[str, str] = dict(headers or {})
+        self.hint: str | None = None
+        """What to do about it, when the client can tell (shown after the server's message)."""
         super().__init__(message)
 
     def __str__(self) -> str:
         kind = f" {self.error_type}" if self.error_type else ""
+        hint = f" -- {self.hint}" if self.hint else ""
         rid = f" (request_id={self.request_id})" if self.request_id else ""
-        return f"{self.status_code}{kind}: {self.message}{rid}"
+        return f"{self.status_code}{kind}: {self.message}{hint}{rid}"
 
     @property
     def is_retryable(self) -> bool:
@@ -317,6 +330,35 @@ def error_from_response(
         request_id=rid,
         headers=headers,
     )
+
+
+#: routes only a pooling model serves (``vllm serve ... --runner pooling``)
+POOLING_PATHS = frozenset({
+    "/v1/embeddings", "/pooling", "/classify", "/score", "/rerank", "/v1/score", "/v1/rerank", "/v2/rerank",
+    "/v2/embed", "/v1/classify",
+})
+#: routes only a generate model serves
+GENERATE_PATHS = frozenset({"/v1/chat/completions", "/v1/completions", "/v1/responses", "/v1/chat/completions/batch"})
+
+
+def hint_for(error: APIError, method: str, url: str, *, sent_api_key: bool) -> str | None:
+    """What a caller can do about an error answer to ``method url``. Pure."""
+    if error.status_code == 401:
+        if sent_api_key:
+            return "the server rejected the API key: check api_key= / VLLM_API_KEY / --api-key"
+        return "the server requires an API key: api_key= / VLLM_API_KEY / --api-key"
+    if error.status_code != 404 or isinstance(error, ModelNotFoundError):
+        return None
+    where = f"{method} {redact_url(url)}"
+    path = urlsplit(url).path
+    for route in POOLING_PATHS:
+        if path.endswith(route):
+            return f"{where} is not served here; it needs a pooling model (vllm serve MODEL --runner pooling)"
+    for route in GENERATE_PATHS:
+        if path.endswith(route):
+            name = route.rsplit("/", 1)[-1]
+            return f"{where} is not served here; a server started with --runner pooling has no {name}"
+    return f"{where} is not served by this server"
 
 
 def error_from_stream_frame(payload: dict[str, Any], *, request_id: str | None = None) -> APIError:

@@ -186,7 +186,7 @@ def test_repl_reports_a_failed_turn_and_goes_on(vllm_mock: MockVllmServer) -> No
     result = cli(vllm_mock, "chat", "-q", input="one\n/help\ntwo\n")
     assert result.exit_code == 1  # a piped session that had a failure says so
     assert result.stdout == "fine\n"
-    assert "error: BadRequestError: 400" in result.stderr and "bad turn" in result.stderr
+    assert "error: 400 BadRequestError: bad turn" in result.stderr  # the class named once
     assert "unknown command /help" in result.stderr
     second = vllm_mock.requests_to("/v1/chat/completions")[-1].json["messages"]
     assert second == [{"role": "user", "content": "two"}]  # the failed turn left no trace

@@ -246,7 +246,7 @@ def test_connection_refused_is_api_connection_error(make_api: Any) -> None:
 
 
 def test_html_and_empty_error_bodies(api: Any, vllm_mock: MockVllmServer) -> None:
-    vllm_mock.add_fault(HtmlError(502), times=3)
+    vllm_mock.add_fault(HtmlError(502), times=3, path="/v1/models")
     with pytest.raises(vc.InternalServerError) as info:
         api(api.client.models.list())
     assert info.value.status_code == 502 and "<" not in info.value.message
@@ -255,7 +255,7 @@ def test_html_and_empty_error_bodies(api: Any, vllm_mock: MockVllmServer) -> Non
 def test_read_timeout(make_api: Any, vllm_mock: MockVllmServer) -> None:
     from vllm_client.testing import Delay
 
-    vllm_mock.add_fault(Delay(3.0), times=1)
+    vllm_mock.add_fault(Delay(3.0), times=1, path="/v1/models")
     api = make_api(vllm_mock.base_url, timeout=vc.Timeout(connect=2, read=0.3), max_retries=0)
     with pytest.raises(vc.APITimeoutError) as info:
         api(api.client.models.list())
@@ -265,7 +265,7 @@ def test_read_timeout(make_api: Any, vllm_mock: MockVllmServer) -> None:
 def test_per_call_timeout_overrides(make_api: Any, vllm_mock: MockVllmServer) -> None:
     from vllm_client.testing import Delay
 
-    vllm_mock.add_fault(Delay(3.0), times=1)
+    vllm_mock.add_fault(Delay(3.0), times=1, path="/v1/models")
     api = make_api(vllm_mock.base_url, timeout=60, max_retries=0)
     with pytest.raises(vc.APITimeoutError):
         api(api.client.models.list(timeout=0.3))

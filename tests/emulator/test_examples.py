@@ -35,3 +35,25 @@ def test_example_runs_on_the_emulator(script: str) -> None:
     assert result.returncode == 0, f"{script} failed:\n{result.stdout}\n{result.stderr}"
     for line in EXPECTED[script]:
         assert line in result.stdout, f"{script}: {line!r} not in output:\n{result.stdout}"
+
+
+def test_the_demo_accepts_mock() -> None:
+    result = subprocess.run([sys.executable, str(EXAMPLES / "demo.py"), "--mock"], capture_output=True, text=True,
+                            timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "demo finished" in result.stdout
+
+
+def test_an_example_against_a_server_that_fails_ends_with_one_line() -> None:
+    from vllm_client.testing import MockVllmServer
+
+    with MockVllmServer() as server:
+        server.queue_chat('{"name": "Ada', finish_reason="length")  # the model did not finish the object
+        done = subprocess.run([sys.executable, str(EXAMPLES / "extract_json.py"), "--base-url", server.base_url],
+                              capture_output=True, text=True, timeout=120, check=False)
+        server.fail_next(400, message="grammar backend unavailable", times=None)
+        failed = subprocess.run([sys.executable, str(EXAMPLES / "extract_json.py"), "--base-url", server.base_url],
+                                capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0 and "did not produce a whole Person" in done.stdout, done.stderr
+    assert failed.returncode == 1 and "Traceback" not in failed.stderr
+    assert failed.stderr.startswith("error: 400") and "grammar backend unavailable" in failed.stderr

@@ -136,7 +136,7 @@ def test_chat_decodes(name: str) -> None:
         assert choice.index == rc["index"]
         assert choice.finish_reason == rc["finish_reason"]
         assert choice.stop_reason == rc.get("stop_reason")
-        assert choice.logprobs == rc.get("logprobs")
+        assert (choice.logprobs.raw if choice.logprobs is not None else None) == rc.get("logprobs")
         assert choice.token_ids == rc.get("token_ids")
         msg = choice.message
         assert msg.role == rm["role"] == "assistant"
@@ -241,9 +241,13 @@ def test_chat_logprobs() -> None:
     resp = ChatCompletion(_raw("chat_logprobs"))
     lp = resp.choices[0].logprobs
     assert lp is not None
-    content = lp["content"]
+    content = lp["content"]  # dict-style access still works
     assert resp.usage is not None and len(content) == resp.usage.completion_tokens
     assert all(len(entry["top_logprobs"]) == 3 for entry in content)
+    typed = lp.content
+    assert typed is not None and [t.token for t in typed] == [e["token"] for e in content]
+    assert typed[0].logprob == content[0]["logprob"] and typed[0].bytes == content[0]["bytes"]
+    assert [a.token for a in typed[0].top_logprobs] == [a["token"] for a in content[0]["top_logprobs"]]
     assert ChatCompletion(_raw("chat_basic")).choices[0].logprobs is None
 
 
@@ -299,7 +303,7 @@ def test_completion_decodes(name: str) -> None:
         assert choice.text == rc["text"]
         assert choice.finish_reason == rc["finish_reason"]
         assert choice.stop_reason == rc.get("stop_reason")
-        assert choice.logprobs == rc.get("logprobs")
+        assert (choice.logprobs.raw if choice.logprobs is not None else None) == rc.get("logprobs")
         assert choice.token_ids == rc.get("token_ids")
         assert choice.prompt_token_ids == rc.get("prompt_token_ids")
     assert comp.text == raw["choices"][0]["text"]
@@ -332,6 +336,8 @@ def test_completion_logprobs() -> None:
     lp = comp.choices[0].logprobs
     assert lp is not None
     assert len(lp["tokens"]) == len(lp["token_logprobs"]) == len(lp["top_logprobs"])
+    assert lp.tokens == lp["tokens"] and lp.token_logprobs == lp["token_logprobs"]
+    assert lp.top_logprobs == lp["top_logprobs"] and lp.text_offset == lp["text_offset"]
     echo = Completion(_raw("completions_echo_logprobs"))
     assert echo.text is not None and echo.text.startswith("def fibonacci(n):")
 

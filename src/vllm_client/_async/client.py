@@ -10,7 +10,14 @@ from typing import Any
 
 from .._client_base import ClientCore
 from .._config import UNSET, ClientConfig, Limits, OnRetry, Timeout, TimeoutLike, check_max_retries
-from .._errors import APITimeoutError, ResponseParseError, VllmError, error_from_response
+from .._errors import (
+    APIConnectionError,
+    APITimeoutError,
+    ResponseParseError,
+    VllmError,
+    error_from_response,
+    hint_for,
+)
 from .._json import loads
 from .._protocol.deadlines import attempt_timeout
 from .._protocol.requests import RequestSpec, build_simple
@@ -24,6 +31,8 @@ from .pooling import AsyncEmbeddings, AsyncPoolingMixin
 from .server import AsyncServer
 
 __all__ = ["AsyncVllmClient"]
+
+_DISCOVERY = "while discovering the served model (pass model=... to skip): "
 
 
 class AsyncVllmClient(AsyncPoolingMixin):
@@ -135,8 +144,11 @@ class AsyncVllmClient(AsyncPoolingMixin):
 
     # -- lifecycle -------------------------------------------------------------------------
     async def aclose(self) -> None:
-        """Close every pooled connection. Copies made by ``with_options`` share the pool."""
+        """Close every pooled connection. Copies made by ``with_options`` share the pool.
+        (``await client.close()`` too, as openai-python spells it.)"""
         await self._transport.aclose()
+
+    close = aclose
 
     async def __aenter__(self) -> AsyncVllmClient:
         return self
@@ -146,16 +158,42 @@ class AsyncVllmClient(AsyncPoolingMixin):
         await self.aclose()
 
     # -- sending ---------------------------------------------------------------------------
-    async def _resolve_model(self, spec: RequestSpec, server: int) -> None:
+    async def _resolve_model(self, spec: RequestSpec, server: int, timeout: Timeout) -> None:
         if not spec.needs_model or spec.body is None or "model" in spec.body:
             return
         model = self._core.cached_model(server)
         if model is None:
-            listing = build_simple("GET", "/models")
-            data, _ = await self._request_json(listing, _server=server)
-            ids = [m.get("id") for m in data.get("data") or () if isinstance(m, dict)]
-            model = self._core.remember_models(server, [str(i) for i in ids])
+            self._core.body(spec)  # a body that cannot be sent fails before the lookup is sent
+            model = await self._discover_model(server, timeout)
         spec.body["model"] = model
+
+    async def _discover_model(self, server: int, timeout: Timeout) -> str:
+        """``model=None``: ask the server what it serves, in ONE attempt that belongs to the
+        caller's call (its retry loop repeats it, its ``on_retry`` sees it). Single-flight:
+        concurrent first calls wait for one lookup instead of sending one each."""
+        core = self._core
+        async with self._transport.lock_for(("models", server)):
+            model = core.cached_model(server)  # found by the call we waited for
+            if model is not None:
+                return model
+            listing = build_simple("GET", "/models")
+            headers, request_id = core.headers(listing)
+            try:
+                url = core.url(listing, server)
+                response = await self._transport.send("GET", url, headers, None, timeout)
+                data = await response.aread()
+                if response.status >= 400:
+                    failure = error_from_response(response.status, response.headers, data, request_id=request_id)
+                    failure.hint = hint_for(failure, "GET", url, sent_api_key=_has_auth(headers))
+                    raise failure
+                try:
+                    listed = loads(data)
+                    ids = [str(m["id"]) for m in listed.get("data") or () if isinstance(m, dict) and "id" in m]
+                except (ValueError, AttributeError, TypeError):
+                    raise ResponseParseError(f"expected a model list, got {data[:200]!r}") from None
+            except VllmError as error:
+                raise error.with_context(_DISCOVERY) from error.__cause__
+            return core.remember_models(server, ids)
 
     async def _send(self, spec: RequestSpec, _server: int | None = None) -> tuple[AsyncResponse, str, float, float]:
         """Send with retries until a success status arrives. Returns the open response,
@@ -173,28 +211,32 @@ class AsyncVllmClient(AsyncPoolingMixin):
             attempt += 1
             server = _server if _server is not None else core.pick_server()
             try:
-                await self._resolve_model(spec, server)
-                if body is None:
-                    body = core.body(spec)
                 limits = timeout
                 if deadline is not None:
                     remaining = deadline - time.perf_counter()
                     if remaining <= 0:
-                        raise APITimeoutError(f"total timeout ({timeout.total:g}s) reached after {attempt - 1} "
-                                              "attempt(s)", retryable=False)
+                        raise APITimeoutError(f"total timeout ({timeout.total:g}s) reached", retryable=False)
                     limits = attempt_timeout(timeout, remaining)
-                response = await self._transport.send(spec.method, core.url(spec, server), headers, body, limits)
+                await self._resolve_model(spec, server, limits)
+                if body is None:
+                    body = core.body(spec)
+                url = core.url(spec, server)
+                response = await self._transport.send(spec.method, url, headers, body, limits)
                 if response.status >= 400:
                     data = await response.aread()
-                    raise error_from_response(response.status, response.headers, data, request_id=request_id)
+                    failure = error_from_response(response.status, response.headers, data, request_id=request_id)
+                    failure.hint = hint_for(failure, spec.method, url, sent_api_key=_has_auth(headers))
+                    raise failure
                 return response, request_id, sent_at, start
             except VllmError as error:
                 delay = core.retry.delay(attempt, error, rand=self._rand)
                 if delay is None:
+                    if isinstance(error, APIConnectionError):  # timeouts, refused connections: say which call
+                        error.with_context(f"{spec.method} {spec.path}: ", f" (after {attempt} attempt(s))")
                     raise
                 if deadline is not None and time.perf_counter() + delay >= deadline:
-                    raise APITimeoutError(f"total timeout ({timeout.total:g}s) reached after {attempt} "
-                                          f"attempt(s); last error: {error}") from error
+                    raise APITimeoutError(f"{spec.method} {spec.path}: total timeout ({timeout.total:g}s) reached "
+                                          f"after {attempt} attempt(s); last error: {error}") from error
                 if on_retry is not None:
                     on_retry(attempt, error, delay)
                 await self._sleep(delay)
@@ -218,3 +260,7 @@ class AsyncVllmClient(AsyncPoolingMixin):
         first_byte = time.perf_counter() - start
         data = await response.aread()
         return data, response.headers, RequestTiming(sent_at, first_byte, time.perf_counter() - start)
+
+
+def _has_auth(headers: Mapping[str, str]) -> bool:
+    return any(name.lower() == "authorization" for name in headers)

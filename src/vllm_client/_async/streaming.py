@@ -8,6 +8,7 @@ whatever way the consumer leaves (end, ``break``, exception, cancellation, GC).
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import Any, Generic, TypeVar
@@ -124,15 +125,25 @@ class AsyncStream(Generic[E, F]):
         await self.aclose()
 
     def __del__(self) -> None:
-        # ``break`` out of a loop, then garbage collection: free the connection at once.
+        # Collected while open (``break`` with nothing else holding the stream): free the
+        # connection now, and say so: until then vLLM kept generating for nobody.
         response = getattr(self, "response", None)
-        if response is not None:
+        if response is not None and not response.closed:
             response.close_now()
+            warnings.warn(f"{type(self).__name__} {self.request_id} was garbage-collected before it was read to the "
+                          "end or closed; use `async with stream:` or `await stream.aclose()` (vLLM generates until "
+                          "the connection closes)", ResourceWarning, source=self, stacklevel=2)
 
     async def until_done(self) -> None:
         """Read the stream to its end (events are still assembled for ``final()``)."""
         async for _ in self:
             pass
+
+    def partial(self) -> F:
+        """The answer assembled from what has arrived so far, without reading more (what
+        to keep of an interrupted stream; ``finish_reason`` None until the end)."""
+        result: F = self._decoder.final()
+        return result
 
     async def final(self) -> F:
         """The whole answer assembled from the stream (reads the rest of it first)."""

@@ -237,6 +237,24 @@ def _check_messages(messages: Any) -> list[Any]:
     return out
 
 
+def tool_specs(tools: Any) -> list[dict[str, Any]]:
+    """``tools=`` as the JSON the server takes: tool dicts as they are, ``@tool`` functions
+    (or anything with a ``schema`` dict) as their schema."""
+    if isinstance(tools, (str, bytes, Mapping)) or not isinstance(tools, (list, tuple)):
+        raise TypeError(f"tools must be a list of tool dicts or @tool functions, got {type(tools).__name__}")
+    out: list[dict[str, Any]] = []
+    for i, item in enumerate(tools):
+        if isinstance(item, Mapping):
+            out.append(dict(item))
+            continue
+        schema = getattr(item, "schema", None)
+        if not isinstance(schema, Mapping):
+            hint = " (decorate it with @vllm_client.tools.tool)" if callable(item) else ""
+            raise TypeError(f"tools[{i}] must be a tool dict or a @tool function, got {type(item).__name__}{hint}")
+        out.append(dict(schema))
+    return out
+
+
 def build_chat(messages: Any, kwargs: Mapping[str, Any], *, stream: bool) -> RequestSpec:
     """``chat.completions.create`` arguments -> RequestSpec for ``POST /chat/completions``."""
     params, options = split_kwargs("create", kwargs, CHAT_FIELDS)
@@ -251,6 +269,9 @@ def build_chat(messages: Any, kwargs: Mapping[str, Any], *, stream: bool) -> Req
         from .schema import response_format_for
 
         params["response_format"] = response_format_for(rf)
+    tools = params.get("tools")
+    if tools is not None:
+        params["tools"] = tool_specs(tools)
     body = _body(params)
     body["messages"] = _check_messages(messages)
     _stream_defaults(body, params, stream)

@@ -12,10 +12,13 @@ from __future__ import annotations
 import builtins
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from .._errors import ToolArgumentsError
 from .._json import dumps, loads
+
+if TYPE_CHECKING:
+    from .logprobs import ChatLogprobs, CompletionLogprobs
 
 __all__ = [
     "ChatCompletion",
@@ -34,7 +37,27 @@ __all__ = [
 _T = TypeVar("_T")
 
 
-class _RawView:
+class RawJSON:
+    """The JSON forms of a result that keeps its ``raw`` body (openai-python's pydantic
+    spellings included, so code written for it runs unchanged)."""
+
+    __slots__ = ()
+    raw: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON as received (same as ``.raw``)."""
+        return self.raw
+
+    def model_dump(self) -> dict[str, Any]:
+        """Same as :meth:`to_dict` (openai-python's name)."""
+        return self.raw
+
+    def model_dump_json(self) -> str:
+        """The JSON as text."""
+        return dumps(self.raw).decode()
+
+
+class _RawView(RawJSON):
     """Base of the dict-backed result types: equality and repr by the raw JSON."""
 
     __slots__ = ("raw",)
@@ -51,10 +74,6 @@ class _RawView:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.raw!r})"
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON object as received (same as ``.raw``)."""
-        return self.raw
 
 
 @dataclass(slots=True)
@@ -302,11 +321,6 @@ class _ChoiceBase(_RawView):
         return self.raw.get("stop_reason")
 
     @property
-    def logprobs(self) -> dict[str, Any] | None:
-        """Token log-probabilities, when requested."""
-        return self.raw.get("logprobs")
-
-    @property
     def token_ids(self) -> list[int] | None:
         """Generated token ids (``return_token_ids=True``)."""
         return self.raw.get("token_ids")
@@ -322,6 +336,16 @@ class Choice(_ChoiceBase):
         self._message: Message | None = None
 
     @property
+    def logprobs(self) -> ChatLogprobs | None:
+        """Token log-probabilities, when requested: ``logprobs.content[i].token`` / ``.logprob``."""
+        lp = self.raw.get("logprobs")
+        if not isinstance(lp, dict):
+            return None
+        from .logprobs import ChatLogprobs
+
+        return ChatLogprobs(lp)
+
+    @property
     def message(self) -> Message:
         """The generated message."""
         if self._message is None:
@@ -330,7 +354,7 @@ class Choice(_ChoiceBase):
         return self._message
 
 
-class ResponseFields:
+class ResponseFields(RawJSON):
     """The envelope every vLLM answer shares (``id``, ``object``, ``created``, ``model``,
     ``usage``), read from ``self.raw``: mixed into dict views and list-shaped results alike."""
 
@@ -485,6 +509,16 @@ class CompletionChoice(_ChoiceBase):
     __slots__ = ()
 
     @property
+    def logprobs(self) -> CompletionLogprobs | None:
+        """Token log-probabilities, when requested: ``.tokens``, ``.token_logprobs``, ..."""
+        lp = self.raw.get("logprobs")
+        if not isinstance(lp, dict):
+            return None
+        from .logprobs import CompletionLogprobs
+
+        return CompletionLogprobs(lp)
+
+    @property
     def text(self) -> str:
         """The generated text."""
         return str(self.raw.get("text") or "")
@@ -572,14 +606,20 @@ class Model(_RawView):
         return f"Model(id={self.id!r}, max_model_len={self.max_model_len!r}, root={self.root!r})"
 
 
-class ModelList(list[Model]):
-    """``models.list()``: a list of :class:`Model` that also keeps the raw JSON."""
+class ModelList(RawJSON, list[Model]):
+    """``models.list()``: a list of :class:`Model` that also keeps the raw JSON. ``.data``
+    is the list itself (the ``client.models.list().data`` idiom of vLLM's docs)."""
 
     raw: dict[str, Any]
 
     def __init__(self, raw: dict[str, Any]) -> None:
         super().__init__(Model(m) for m in raw.get("data") or () if isinstance(m, dict))
         self.raw = raw
+
+    @property
+    def data(self) -> list[Model]:
+        """The models (this list)."""
+        return self
 
     @property
     def ids(self) -> list[str]:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
-from collections.abc import AsyncIterator, Mapping
+import weakref
+from collections.abc import AsyncGenerator, AsyncIterator, Hashable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -36,9 +37,11 @@ class AsyncResponse:
     """An answer whose body is read on demand. Reading to the end releases the connection
     to the pool; ``aclose()`` before the end closes it (vLLM then aborts the generation)."""
 
-    __slots__ = ("_ending", "_headers", "_resp", "_transport", "closed", "status")
+    __slots__ = ("_ending", "_headers", "_read_limit", "_resp", "_transport", "closed", "status")
 
-    def __init__(self, transport: AsyncTransport, resp: aiohttp.ClientResponse) -> None:
+    def __init__(self, transport: AsyncTransport, resp: aiohttp.ClientResponse,
+                 read_limit: float | None = None) -> None:
+        self._read_limit = read_limit
         self._transport = transport
         self._resp = resp
         self.status = resp.status
@@ -59,7 +62,8 @@ class AsyncResponse:
             data = await self._resp.read()
         except asyncio.TimeoutError as exc:
             self.close_now()
-            raise APITimeoutError("timed out reading the response body", retryable=False) from exc
+            raise APITimeoutError(f"timed out reading the response body{_limit('read', self._read_limit)}",
+                                  retryable=False) from exc
         except aiohttp.ClientError as exc:
             self.close_now()
             raise APIConnectionError(f"connection broke while reading the response: {exc!r}",
@@ -102,7 +106,8 @@ class AsyncResponse:
                     what = deadlines.expired(time.monotonic()) if deadlines is not None else None
                     if what:
                         raise StreamTimeoutError(f"stream {what} expired") from exc
-                    raise APITimeoutError("timed out reading the stream (read timeout)", retryable=False) from exc
+                    limit = _limit("read", self._read_limit)
+                    raise APITimeoutError(f"timed out reading the stream{limit}", retryable=False) from exc
                 except (aiohttp.ClientError, ConnectionError) as exc:
                     what = "closed" if isinstance(exc, aiohttp.ClientPayloadError) else "broke"
                     error = APIConnectionError(f"connection {what} mid-body: {exc!r}", retryable=False)
@@ -152,6 +157,58 @@ class AsyncResponse:
         self.close_now()
 
 
+async def _close_at_loop_end(session: aiohttp.ClientSession) -> AsyncGenerator[None, None]:
+    """Suspended until its loop shuts down (``shutdown_asyncgens``), then closes ``session``."""
+    try:
+        yield
+    finally:
+        if not session.closed:
+            await session.close()
+
+
+def _finish(guard: AsyncGenerator[None, None] | None) -> None:
+    """End a guard whose session is closed, here and now (its ``finally`` then awaits
+    nothing), so no loop is asked to finalize it later."""
+    if guard is None:
+        return
+    try:
+        guard.aclose().send(None)
+    except (StopIteration, RuntimeError):
+        pass
+
+
+def _forget_connections(session: aiohttp.ClientSession) -> None:
+    """A session whose loop was closed without shutting down (``loop.close()`` after
+    ``run_until_complete``): nothing can run on that loop, so close its sockets directly
+    and mark the connector closed, which is what the transports' finalizers would do (with
+    a ResourceWarning each). Private attributes of aiohttp and asyncio, each guarded: on a
+    version without them this only costs those warnings."""
+    connector = session.connector
+    idle = getattr(connector, "_conns", None) or {}
+    protocols = [proto for conns in idle.values() for proto, _ in conns]
+    protocols += list(getattr(connector, "_acquired", ()))
+    for proto in protocols:
+        transport = getattr(proto, "transport", None)
+        sock = getattr(transport, "_sock", None)
+        if sock is not None:
+            sock.close()
+            transport._sock = None  # type: ignore[union-attr]
+    close = getattr(connector, "_close", None)
+    if close is not None:
+        try:
+            close()
+        except Exception:
+            pass
+
+
+_CONNECT_TIMEOUT: type[BaseException] = getattr(aiohttp, "ConnectionTimeoutError", aiohttp.ServerTimeoutError)
+
+
+def _limit(name: str, seconds: float | None) -> str:
+    """`` (read timeout 5s)``: which limit expired, for the error message."""
+    return f" ({name} timeout {seconds:g}s)" if seconds is not None else ""
+
+
 def _buffered(content: aiohttp.StreamReader) -> bytes:
     """Body bytes aiohttp received before the connection broke: its ``readany`` raises the
     error before returning what is buffered, so a cut right after some events would lose
@@ -173,10 +230,13 @@ class AsyncTransport:
         self._trust_env = trust_env
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._guard: AsyncGenerator[None, None] | None = None
         self._proxies = proxies_from_env() if trust_env else {}
         self._timeouts: dict[Timeout, aiohttp.ClientTimeout] = {}
         self._closed = False
         self.in_use = 0
+        self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Hashable, asyncio.Lock]] = (
+            weakref.WeakKeyDictionary())
 
     def _ssl(self) -> ssl.SSLContext | bool:
         if self._verify is False:
@@ -185,13 +245,24 @@ class AsyncTransport:
             return ssl.create_default_context(cafile=self._verify)
         return True
 
-    def _get_session(self) -> aiohttp.ClientSession:
-        loop = asyncio.get_running_loop()
+    def _session_for(self, loop: asyncio.AbstractEventLoop) -> aiohttp.ClientSession | None:
+        """This loop's open session, if any (the per-request fast path: three compares)."""
         session = self._session
         if session is not None and self._loop is loop and not session.closed:
             return session
+        return None
+
+    async def _open_session(self, loop: asyncio.AbstractEventLoop) -> aiohttp.ClientSession:
+        """A session for ``loop`` (a session belongs to the loop it was made in).
+
+        A client used from several loops (repeated ``asyncio.run``, notebooks) must not
+        leak the earlier loops' sessions: each session is tied to its loop's shutdown by a
+        guard, an async generator the loop closes in ``shutdown_asyncgens`` (which
+        ``asyncio.run`` calls), whose ``finally`` closes the session in that loop.
+        """
         if self._closed:
             raise APIConnectionError("the client is closed")
+        self._retire()
         connector = aiohttp.TCPConnector(
             limit=self._limits.max_connections,
             limit_per_host=0,
@@ -201,7 +272,7 @@ class AsyncTransport:
         # trust_env=False: aiohttp would then look up netrc and proxies in a thread on
         # every request (two thread hops, measured as the largest per-request cost). We
         # read the proxy environment once instead and pass ``proxy=`` ourselves.
-        self._session = aiohttp.ClientSession(
+        session = aiohttp.ClientSession(
             connector=connector,
             trust_env=False,
             cookie_jar=aiohttp.DummyCookieJar(),
@@ -209,13 +280,31 @@ class AsyncTransport:
             auto_decompress=True,
             skip_auto_headers=("User-Agent",),
         )
-        self._loop = loop
-        return self._session
+        guard = _close_at_loop_end(session)
+        await guard.__anext__()
+        self._session, self._loop, self._guard = session, loop, guard
+        return session
+
+    def _retire(self) -> None:
+        """Let go of the previous loop's session without leaking it or warning."""
+        session, loop, guard = self._session, self._loop, self._guard
+        self._session = self._loop = self._guard = None
+        if session is None or loop is None:
+            return
+        if not session.closed:
+            if loop.is_running():  # still serving in another thread: close it there
+                asyncio.run_coroutine_threadsafe(session.close(), loop)
+                return  # its guard finishes with that loop
+            if not loop.is_closed():
+                return  # stopped, not closed: its shutdown (the guard) will close the session
+            _forget_connections(session)  # closed without shutdown_asyncgens: nothing can run there
+        _finish(guard)
 
     async def send(self, method: str, url: str, headers: Mapping[str, str], body: bytes | None,
                    timeout: Timeout) -> AsyncResponse:
         """Send a request; return once the status line and headers are in."""
-        session = self._get_session()
+        loop = asyncio.get_running_loop()
+        session = self._session_for(loop) or await self._open_session(loop)
         ct = self._timeouts.get(timeout)
         if ct is None:
             ct = aiohttp.ClientTimeout(total=timeout.total, sock_connect=timeout.connect, sock_read=timeout.read,
@@ -230,18 +319,35 @@ class AsyncTransport:
             resp = await session._request(method, url, data=body, headers=headers, timeout=ct,
                                           allow_redirects=False, proxy=proxy)
         except asyncio.TimeoutError as exc:
-            raise APITimeoutError(f"timed out waiting for {redact_url(url)} to answer") from exc
+            if isinstance(exc, _CONNECT_TIMEOUT):
+                what = f"timed out connecting to {redact_url(url)}{_limit('connect', timeout.connect)}"
+            else:
+                what = f"timed out waiting for the first byte from {redact_url(url)}{_limit('read', timeout.read)}"
+            raise APITimeoutError(what) from exc
         except aiohttp.ClientConnectorError as exc:
             raise APIConnectionError(f"cannot connect to {redact_url(url)}: {exc.os_error!r}") from exc
         except (aiohttp.ClientError, OSError) as exc:
             raise APIConnectionError(f"request to {redact_url(url)} failed: {exc!r}") from exc
-        return AsyncResponse(self, resp)
+        return AsyncResponse(self, resp, timeout.read)
+
+    def lock_for(self, key: Hashable) -> asyncio.Lock:
+        """One lock per ``key`` and event loop (an asyncio lock belongs to one loop): makes
+        a one-time lookup, such as the served model, single-flight across tasks."""
+        loop = asyncio.get_running_loop()
+        locks = self._locks.get(loop)
+        if locks is None:
+            locks = self._locks[loop] = {}
+        lock = locks.get(key)
+        if lock is None:
+            lock = locks[key] = asyncio.Lock()
+        return lock
 
     async def aclose(self) -> None:
         self._closed = True
-        session, self._session = self._session, None
-        if session is not None and not session.closed:
+        session, loop = self._session, self._loop
+        if session is not None and loop is asyncio.get_running_loop() and not session.closed:
             await session.close()
+        self._retire()
 
     @property
     def closed(self) -> bool:

@@ -24,7 +24,7 @@ import ssl
 import threading
 import time
 from base64 import b64encode
-from collections.abc import Iterator, Mapping
+from collections.abc import Hashable, Iterator, Mapping
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -141,10 +141,11 @@ class SyncResponse:
     connection to the pool; ``close()`` before the end closes the connection (which makes
     vLLM abort the generation) and frees the pool slot."""
 
-    __slots__ = ("_conn", "_done", "_ending", "_headers", "_key", "_pool", "_resp", "status")
+    __slots__ = ("_conn", "_done", "_ending", "_headers", "_key", "_pool", "_read_limit", "_resp", "status")
 
     def __init__(self, pool: _Pool, key: _Key, conn: http.client.HTTPConnection,
-                 resp: http.client.HTTPResponse) -> None:
+                 resp: http.client.HTTPResponse, read_limit: float | None = None) -> None:
+        self._read_limit = read_limit
         self._pool = pool
         self._key = key
         self._conn = conn
@@ -168,7 +169,8 @@ class SyncResponse:
         except (OSError, http.client.HTTPException) as exc:
             self._finish(reuse=False)
             if isinstance(exc, TimeoutError):
-                raise APITimeoutError("timed out reading the response body", retryable=False) from exc
+                raise APITimeoutError(f"timed out reading the response body{_limit('read', self._read_limit)}",
+                                     retryable=False) from exc
             raise APIConnectionError(f"connection broke while reading the response: {exc!r}",
                                      retryable=False) from exc
         except BaseException:  # KeyboardInterrupt, a closed response...: never keep the slot
@@ -213,7 +215,8 @@ class SyncResponse:
                     what = deadlines.expired(time.monotonic()) if deadlines is not None else None
                     if what:
                         raise StreamTimeoutError(f"stream {what} expired") from exc
-                    raise APITimeoutError("timed out reading the stream (read timeout)", retryable=False) from exc
+                    limit = _limit("read", read_timeout)
+                    raise APITimeoutError(f"timed out reading the stream{limit}", retryable=False) from exc
                 except http.client.IncompleteRead as exc:
                     raise APIConnectionError(f"connection closed mid-body: {exc!r}", retryable=False) from exc
                 except (OSError, http.client.HTTPException) as exc:
@@ -280,6 +283,8 @@ class SyncTransport:
         self._verify = verify
         self._ssl: ssl.SSLContext | None = None
         self._proxies = proxies_from_env() if trust_env else {}
+        self._locks: dict[Hashable, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
 
     # -- connections -------------------------------------------------------------------
     def _ssl_ctx(self) -> ssl.SSLContext:
@@ -309,7 +314,7 @@ class SyncTransport:
             conn.connect()
         except TimeoutError as exc:
             conn.close()
-            raise APITimeoutError(f"timed out connecting to {host}:{port}") from exc
+            raise APITimeoutError(f"timed out connecting to {host}:{port}{_limit('connect', timeout.connect)}") from exc
         except OSError as exc:
             conn.close()
             raise APIConnectionError(f"cannot connect to {host}:{port}: {exc}") from exc
@@ -366,7 +371,8 @@ class SyncTransport:
                 resp = conn.getresponse()
             except TimeoutError as exc:
                 conn.close()
-                raise APITimeoutError(f"timed out waiting for {redact_url(url)} to answer") from exc
+                raise APITimeoutError(f"timed out waiting for the first byte from {redact_url(url)}"
+                                      f"{_limit('read', read_timeout)}") from exc
             except (OSError, http.client.HTTPException) as exc:
                 conn.close()
                 what = "the server closed the connection before answering" if reused else "request failed"
@@ -374,7 +380,16 @@ class SyncTransport:
             except BaseException:  # KeyboardInterrupt while waiting: close, so vLLM stops generating
                 conn.close()
                 raise
-            return SyncResponse(self._pool, key, conn, resp)
+            return SyncResponse(self._pool, key, conn, resp, read_timeout)
+
+    def lock_for(self, key: Hashable) -> threading.Lock:
+        """One lock per ``key`` for this transport (and the clients sharing it): makes a
+        one-time lookup, such as the served model, single-flight across threads."""
+        with self._locks_guard:
+            lock = self._locks.get(key)
+            if lock is None:
+                lock = self._locks[key] = threading.Lock()
+            return lock
 
     def close(self) -> None:
         self._pool.close()
@@ -386,6 +401,11 @@ class SyncTransport:
     def pool_stats(self) -> dict[str, Any]:
         """Idle connections and free slots, for tests and debugging."""
         return {"idle": self._pool.idle_count, "in_use": self._pool.in_use}
+
+
+def _limit(name: str, seconds: float | None) -> str:
+    """`` (read timeout 5s)``: which limit expired, for the error message."""
+    return f" ({name} timeout {seconds:g}s)" if seconds is not None else ""
 
 
 def _shutdown(conn: http.client.HTTPConnection) -> None:

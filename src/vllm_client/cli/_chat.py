@@ -31,7 +31,7 @@ from ._params import (
     read_text,
 )
 from ._render import AnswerPrinter
-from ._repl import run_repl
+from ._repl import AnswerInterrupted, run_repl
 
 
 def ask_chat(client: VllmClient, messages: list[dict[str, Any]], gen: Generation, *,
@@ -55,6 +55,8 @@ def ask_chat(client: VllmClient, messages: list[dict[str, Any]], gen: Generation
         try:
             for event in stream:
                 printer.event(event)
+        except KeyboardInterrupt as exc:
+            raise AnswerInterrupted(stream.partial()) from exc
         finally:
             printer.end()  # Ctrl-C mid-answer still leaves the terminal on a fresh line
         final: ChatCompletion = stream.final()

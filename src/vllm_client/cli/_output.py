@@ -40,7 +40,13 @@ def print_json(data: Any) -> None:
 def error_line(exc: BaseException) -> None:
     """One red line on stderr: what failed and why, without a traceback."""
     message = " ".join(str(exc).split())  # an error message spread over lines stays one line
-    text = f"error: {type(exc).__name__}: {message}" if message else f"error: {type(exc).__name__}"
+    name = type(exc).__name__
+    if not message:
+        text = f"error: {name}"
+    elif name in message:  # vLLM's error type is often the class name: say it once
+        text = f"error: {message}"
+    else:
+        text = f"error: {name}: {message}"
     console(stderr=True).print(Text(text, style="red"))
 
 

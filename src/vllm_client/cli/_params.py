@@ -80,7 +80,9 @@ def parse_extra(pairs: list[str]) -> dict[str, Any]:
 def read_text(argument: str) -> str:
     """The argument itself, or all of stdin for ``-`` (one trailing newline dropped: the
     one ``echo`` adds is not part of the question)."""
-    if argument != "-":
-        return argument
-    text = sys.stdin.read()
-    return text[:-1] if text.endswith("\n") else text
+    text = sys.stdin.read() if argument == "-" else argument
+    text = text[:-1] if text.endswith("\n") else text
+    if not text.strip():
+        where = "stdin" if argument == "-" else "the argument"
+        raise ValueError(f"nothing to send: {where} is empty")
+    return text

@@ -24,13 +24,29 @@ HELP = "/reset forgets the conversation, /exit (or Ctrl-D) ends it"
 _PROMPT = Text(">>> ", style="bold green")
 
 
+#: appended to an answer cut short by Ctrl-C, so the model (and the user) can tell later
+INTERRUPTED = " [interrupted]"
+
+
+class AnswerInterrupted(KeyboardInterrupt):
+    """Ctrl-C while an answer streamed, with what had arrived (``partial``)."""
+
+    def __init__(self, partial: ChatCompletion) -> None:
+        super().__init__()
+        self.partial = partial
+
+
 def _read_line(interactive: bool) -> str | None:
-    """The next line, or None at the end of input."""
+    """The next line, or None at the end of input. On a terminal Ctrl-C clears the line
+    being typed (as in a shell); Ctrl-D, or /exit, ends the session."""
     if interactive:
-        try:
-            return console().input(_PROMPT)
-        except EOFError:
-            return None
+        while True:
+            try:
+                return console().input(_PROMPT)
+            except EOFError:
+                return None
+            except KeyboardInterrupt:
+                console().print()  # a fresh prompt on a fresh line
     line = sys.stdin.readline()
     return line.rstrip("\n") if line else None
 
@@ -66,10 +82,16 @@ def run_repl(turn: Turn, *, system: str | None, interactive: bool, debug: bool =
             error_line(exc)
             ok = False
             continue
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
             if not interactive:
                 raise
-            notice("(answer interrupted)")  # the printer has already ended the line
+            partial = exc.partial if isinstance(exc, AnswerInterrupted) else None
+            if partial is not None and (partial.content or partial.reasoning):
+                # keep the question and what was said: the next turn can refer to it
+                history = [*messages, _interrupted_message(partial)]
+                notice("(answer interrupted; kept in the conversation)")
+            else:
+                notice("(answer interrupted)")  # the printer has already ended the line
             continue
         history = [*messages, answer.assistant_message()]
     return ok
@@ -81,3 +103,9 @@ def _enable_line_editing() -> None:
         import readline  # noqa: F401  (importing it is what enables it)
     except ImportError:
         pass
+
+
+def _interrupted_message(partial: ChatCompletion) -> dict[str, Any]:
+    message = partial.assistant_message()
+    message["content"] = (message.get("content") or "") + INTERRUPTED
+    return message

@@ -203,6 +203,10 @@ class _Entry:
     order: int
 
 
+#: routes a client calls on its own (``model=None`` looks up the served model there)
+DISCOVERY_PATHS = frozenset({"/v1/models"})
+
+
 class Script:
     """Thread-safe queues of replies and faults, consumed by the server's event loop."""
 
@@ -241,9 +245,14 @@ class Script:
         return None
 
     def take_fault(self, path: str) -> Fault | None:
+        """The next fault for ``path``. A fault without a path skips ``/v1/models``: that is
+        the client's model discovery, not the call a test means to fail (name the path to
+        fail the listing itself)."""
+        untargeted_ok = path not in DISCOVERY_PATHS
         with self._lock:
             result: Fault | None = self._take(
-                self._faults, lambda e: not is_stream_fault(e.item) and e.path in (None, path)
+                self._faults,
+                lambda e: not is_stream_fault(e.item) and (e.path == path or (e.path is None and untargeted_ok)),
             )
             return result
 

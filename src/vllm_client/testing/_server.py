@@ -360,8 +360,10 @@ class MockVllmServer:
 
     def add_fault(self, fault: Fault | StreamFault, *, times: int | None = 1, path: str | None = None) -> None:
         """Apply `fault` to the next `times` requests (None: every request) to `path`
-        (None: any path). Stream faults only count streaming answers. Faults are applied
-        in the order added, before authentication, like a proxy in front of vLLM."""
+        (None: any path but ``/v1/models``, where clients discover the served model; pass
+        ``path="/v1/models"`` to fail that). Stream faults only count streaming answers.
+        Faults are applied in the order added, before authentication, like a proxy in
+        front of vLLM."""
         self._script.add_fault(fault, times, path)
 
     def fail_next(
