@@ -104,6 +104,9 @@ class APIError(VllmError):
         self.headers: dict[str, str] = dict(headers or {})
         self.hint: str | None = None
         """What to do about it, when the client can tell (shown after the server's message)."""
+        self.raw_body: bytes | None = None
+        """The answer's body exactly as received, when it came as an HTTP answer (the batch
+        runner writes a server's error body unchanged)."""
         super().__init__(message)
 
     def __str__(self) -> str:
@@ -320,7 +323,7 @@ def error_from_response(
         message = text or _reason(status)
     cls = _refine(error_class(status), message, param)
     rid = headers.get("x-request-id") or request_id
-    return cls(
+    error = cls(
         message,
         status_code=status,
         error_type=etype if isinstance(etype, str) else None,
@@ -330,6 +333,8 @@ def error_from_response(
         request_id=rid,
         headers=headers,
     )
+    error.raw_body = body
+    return error
 
 
 #: routes only a pooling model serves (``vllm serve ... --runner pooling``)

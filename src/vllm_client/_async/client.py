@@ -12,6 +12,7 @@ from .._client_base import ClientCore
 from .._config import UNSET, ClientConfig, Limits, OnRetry, Timeout, TimeoutLike, check_max_retries
 from .._errors import (
     APIConnectionError,
+    APIError,
     APITimeoutError,
     ResponseParseError,
     VllmError,
@@ -253,6 +254,22 @@ class AsyncVllmClient(AsyncPoolingMixin):
             excerpt = data[:200].decode("utf-8", "replace")
             raise ResponseParseError(f"expected JSON from {spec.path}, got {excerpt!r} "
                                      f"(request_id={request_id})") from None
+
+    async def _request_raw(self, path: str, body: dict[str, Any], timeout: Timeout | None = None,
+                           *, model: bool = True) -> tuple[int, str, bytes]:
+        """POST a prepared JSON ``body`` to ``path`` (from the server root: ``/v1/chat/completions``)
+        with this call's retries and request id; ``model=True`` fills a missing ``body["model"]``
+        with the served model. Returns (status, request id, the body bytes as received): a
+        final error answer is returned, not raised, so the batch runner can keep the server's
+        own bytes. Failures without an HTTP answer (connection, timeout) raise as usual."""
+        spec = RequestSpec("POST", path, body=body, root=True, needs_model=model, timeout=timeout)
+        try:
+            response, request_id, _, _ = await self._send(spec)
+        except APIError as error:
+            if error.raw_body is None:
+                raise
+            return error.status_code, error.request_id or "", error.raw_body
+        return response.status, request_id, await response.aread()
 
     async def _request_bytes(self, spec: RequestSpec) -> tuple[bytes, dict[str, str], RequestTiming]:
         """A non-streamed call returning the raw body (plain-text endpoints)."""
