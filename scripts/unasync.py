@@ -47,6 +47,8 @@ NAMES = {
     "aread": "read",
     "aiter_bytes": "iter_bytes",
     "async_http": "sync_http",
+    "AsyncPool": "ThreadPool",
+    "async_pool": "sync_pool",
     "_async": "_sync",
 }
 
