@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-from . import _chat, _info, _mock, _pooling
+from . import _batch, _chat, _info, _mock, _pooling
 from ._app import app
 
 __all__ = ["app"]
 
-_REGISTERED = (_chat, _info, _mock, _pooling)  # imported for their side effect
+_REGISTERED = (_batch, _chat, _info, _mock, _pooling)  # imported for their side effect
