@@ -119,9 +119,9 @@ class LineWriter:
     """Appends whole lines to ``path``. ``flush`` hands everything to the OS (a ``kill -9``
     then loses nothing); ``durable`` adds an ``fsync`` at most every second and at close."""
 
-    def __init__(self, path: str | os.PathLike[str], *, durable: bool = False) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, durable: bool = False, gz: bool | None = None) -> None:
         self.path = os.fspath(path)
-        self.gz = is_gzip(self.path)
+        self.gz = is_gzip(self.path) if gz is None else gz
         self.durable = durable
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         self._buf: list[bytes] = []

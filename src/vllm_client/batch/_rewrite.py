@@ -29,7 +29,7 @@ def _replace(path: str, lines: Iterable[bytes], durable: bool) -> None:
     tmp = path + TMP_SUFFIX
     if os.path.exists(tmp):
         os.unlink(tmp)
-    writer = LineWriter(tmp, durable=durable)
+    writer = LineWriter(tmp, durable=durable, gz=is_gzip(path))
     try:
         for n, line in enumerate(lines, 1):
             writer.write(line + b"\n")
