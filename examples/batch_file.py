@@ -24,8 +24,9 @@ QUESTIONS = ["What is 2+2?", "Name a colour.", "Capital of Italy?", "A word that
 def write_requests(path: Path) -> None:
     with open(path, "w") as f:
         for i, question in enumerate(QUESTIONS):
+            body = {"messages": [{"role": "user", "content": question}], "max_tokens": 16}
             f.write(json.dumps({"custom_id": f"q{i}", "method": "POST", "url": "/v1/chat/completions",
-                                "body": {"messages": [{"role": "user", "content": question}], "max_tokens": 16}}) + "\n")
+                                "body": body}) + "\n")
         f.write("this line is not JSON\n")  # reported as invalid_request; the run goes on
 
 

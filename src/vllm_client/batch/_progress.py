@@ -131,6 +131,9 @@ class Bar:
         self._progress.update(self._task, completed=snap.done, total=snap.total, rates=rates)
 
     def finish(self, summary: BatchSummary | None) -> None:
+        if summary is not None:  # the exact final count (the total was counted roughly, blank lines too)
+            done = summary.succeeded + summary.failed + summary.invalid
+            self._progress.update(self._task, completed=done, total=done)
         self._progress.stop()
         if summary is not None:
             sys.stderr.write(f"batch done: {summary}\n")
