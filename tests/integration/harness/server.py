@@ -164,9 +164,11 @@ def _write_record(srv: Server) -> None:
 
 
 def _forget(srv: Server) -> None:
-    rec = read_record(srv.port)
-    if rec is not None and (rec.pid, rec.started) == (srv.pid, srv.started):
-        home.record_path(srv.port).unlink(missing_ok=True)
+    """Drop srv's record (not a newer one of the same port: under the lock) and reap it."""
+    with machine_lock():
+        rec = read_record(srv.port)
+        if rec is not None and (rec.pid, rec.started) == (srv.pid, srv.started):
+            home.record_path(srv.port).unlink(missing_ok=True)
     child = _CHILDREN.pop(srv.pid, None)
     if child is not None:
         with contextlib.suppress(subprocess.TimeoutExpired):
@@ -183,7 +185,9 @@ def read_record(port: int) -> Server | None:
 
 
 def live_servers() -> dict[int, Server]:
-    """port -> server, for every recorded server that still runs. Stale records are removed."""
+    """port -> server, for every recorded server that still runs. (A stale record, of a server
+    that died without being stopped, is ignored here and replaced by the next launch on its
+    port: deleting it outside machine_lock() could race with that launch.)"""
     out: dict[int, Server] = {}
     for path in sorted(home.run_dir().glob("vllm-*.json")):
         try:
@@ -193,8 +197,6 @@ def live_servers() -> dict[int, Server]:
         srv = read_record(port)
         if srv is not None and srv.alive():
             out[port] = srv
-        elif srv is not None:
-            path.unlink(missing_ok=True)
     return out
 
 
