@@ -283,6 +283,7 @@ class SyncTransport:
         self._verify = verify
         self._ssl: ssl.SSLContext | None = None
         self._proxies = proxies_from_env() if trust_env else {}
+        self._opened = 0
         self._locks: dict[Hashable, threading.Lock] = {}
         self._locks_guard = threading.Lock()
 
@@ -310,6 +311,7 @@ class SyncTransport:
                 conn.set_tunnel(host, port, headers=auth)
             else:
                 conn = http.client.HTTPConnection(p.hostname or "", pport, timeout=timeout.connect)
+        self._opened += 1
         try:
             conn.connect()
         except TimeoutError as exc:
@@ -399,8 +401,8 @@ class SyncTransport:
         return self._pool.closed
 
     def pool_stats(self) -> dict[str, Any]:
-        """Idle connections and free slots, for tests and debugging."""
-        return {"idle": self._pool.idle_count, "in_use": self._pool.in_use}
+        """Idle connections, busy slots and connections opened so far, for tests and debugging."""
+        return {"idle": self._pool.idle_count, "in_use": self._pool.in_use, "opened": self._opened}
 
 
 def _limit(name: str, seconds: float | None) -> str:
