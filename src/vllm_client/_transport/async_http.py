@@ -12,21 +12,30 @@ import asyncio
 import ssl
 import time
 from collections.abc import AsyncIterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-
-import aiohttp
 
 from .._config import Limits, Timeout, redact_url
 from .._errors import APIConnectionError, APITimeoutError, StreamTimeoutError
 from .._protocol.deadlines import StreamDeadlines
 from .proxies import proxies_from_env, proxy_for
 
+if TYPE_CHECKING:
+    import aiohttp
+
 __all__ = ["AsyncResponse", "AsyncTransport", "sleep"]
 
 #: how the retry loop waits (a module attribute so the generated sync client gets time.sleep)
 sleep = asyncio.sleep
 
+
+
+def _import_aiohttp() -> None:
+    """Bind the module global ``aiohttp`` on first use: its import (~90-150 ms here) is
+    paid by the first async request, never by sync-only programs or ``import vllm_client``.
+    Every other use of ``aiohttp`` in this module runs after a session exists."""
+    global aiohttp
+    import aiohttp
 
 
 class AsyncResponse:
@@ -145,6 +154,7 @@ class AsyncTransport:
             return session
         if self._closed:
             raise APIConnectionError("the client is closed")
+        _import_aiohttp()
         connector = aiohttp.TCPConnector(
             limit=self._limits.max_connections,
             limit_per_host=0,
