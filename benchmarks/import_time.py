@@ -15,7 +15,7 @@ less than wall time. ``python -c pass`` is the interpreter's own floor. The CLI 
 console script's code path (``python -m vllm_client``) against a mock server this script
 starts (and stops) on a free loopback port. Nothing is asserted.
 
-    .venv/bin/python benchmarks/import_time.py [--runs 15] [--top 15]
+    .venv/bin/python benchmarks/import_time.py [--runs 15] [--top 15] [--bytecode cached|none]
 
 ``--top N`` also prints the N modules with the largest self time (``-X importtime``,
 median over 5 runs) under ``import vllm_client; VllmClient(...)``.
@@ -28,7 +28,11 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+
+#: Environment of the measured processes (set by --bytecode).
+ENV: dict[str, str] = dict(os.environ)
 
 _TIMED = (
     "import time\nt0, c0 = time.perf_counter(), time.process_time()\n{code}\n"
@@ -62,7 +66,7 @@ def run_timed(code: str) -> tuple[float, float, float, str]:
     one fresh interpreter."""
     t0 = time.perf_counter()
     out = subprocess.run([sys.executable, "-c", _TIMED.format(code=code)], capture_output=True, text=True,
-                         check=True).stdout.split()
+                         check=True, env=ENV).stdout.split()
     wall = (time.perf_counter() - t0) * 1000
     note = ", ".join(name for name, flag in (("aiohttp", out[2]), ("asyncio", out[3])) if flag == "True")
     return float(out[0]), float(out[1]), wall, note
@@ -70,13 +74,13 @@ def run_timed(code: str) -> tuple[float, float, float, str]:
 
 def run_cli(args: list[str]) -> float:
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "vllm_client", *args], capture_output=True, check=True)
+    subprocess.run([sys.executable, "-m", "vllm_client", *args], capture_output=True, check=True, env=ENV)
     return (time.perf_counter() - t0) * 1000
 
 
 def start_mock() -> tuple[subprocess.Popen[str], str]:
     proc = subprocess.Popen([sys.executable, "-m", "vllm_client", "mock-server", "--port", "0"],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=ENV)
     assert proc.stdout is not None
     url = proc.stdout.readline().strip()
     if not url:
@@ -95,7 +99,7 @@ def importtime_top(n: int, runs: int = 5) -> None:
     samples: dict[str, list[int]] = {}
     for _ in range(runs):
         err = subprocess.run([sys.executable, "-X", "importtime", "-c", code], capture_output=True, text=True,
-                             check=True).stderr
+                             check=True, env=ENV).stderr
         for line in err.splitlines()[1:]:
             _, self_us, _, name = (part.strip() for part in line.replace("|", ":", 2).split(":", 3))
             samples.setdefault(name, []).append(int(self_us))
@@ -112,7 +116,18 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=15)
     ap.add_argument("--top", type=int, default=0)
     ap.add_argument("--no-cli", action="store_true")
+    ap.add_argument("--bytecode", choices=("cached", "none"), default="cached",
+                    help="cached: .pyc files as an installed package has them (kept under a temp "
+                         "PYTHONPYCACHEPREFIX); none: PYTHONDONTWRITEBYTECODE=1, every import compiles")
     args = ap.parse_args()
+    if args.bytecode == "cached":
+        ENV.pop("PYTHONDONTWRITEBYTECODE", None)
+        ENV["PYTHONPYCACHEPREFIX"] = os.path.join(tempfile.gettempdir(), "vllm-client-import-bench-pyc")
+        for code in SCENARIOS.values():  # write the caches
+            run_timed(code)
+    else:
+        ENV["PYTHONDONTWRITEBYTECODE"] = "1"
+        ENV.pop("PYTHONPYCACHEPREFIX", None)
 
     inproc: dict[str, list[float]] = {k: [] for k in SCENARIOS}
     cpu: dict[str, list[float]] = {k: [] for k in SCENARIOS}
@@ -138,8 +153,8 @@ def main() -> None:
             mock.terminate()
             mock.wait(10)
 
-    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, {args.runs} fresh processes per row, "
-          f"load average {os.getloadavg()[0]:.2f}")
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, bytecode {args.bytecode}, {args.runs} fresh "
+          f"processes per row, load average {os.getloadavg()[0]:.2f}")
     print("\n| scenario | in-process wall ms, median [min-max] | in-process CPU ms | process wall ms | loaded |"
           "\n|---|---:|---:|---:|---|")
     for name in SCENARIOS:

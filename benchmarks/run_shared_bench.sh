@@ -7,6 +7,7 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BENCH=${BENCH_DIR:-$ROOT/../shared/bench}
+[[ -d $BENCH ]] || BENCH=$ROOT/../../shared/bench   # a worktree one level deeper
 VENV=${BENCH_VENV:-$ROOT/.bench/venv}
 if [[ ! -x $VENV/bin/python ]]; then
   python3 -m venv "$VENV"

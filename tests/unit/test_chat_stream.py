@@ -461,8 +461,10 @@ def generated_stream(draw: st.DrawFn) -> tuple[list[dict[str, Any]], dict[int, s
     want_content: dict[int, str] = {}
     want_args: dict[int, list[str]] = {}
     for i in range(n):
+        thoughts = draw(st.lists(_text, max_size=3))
         pieces = draw(st.lists(_text, max_size=6))
-        seq = [chunk(ch(i, role="assistant", content=""))] + [chunk(ch(i, content=p)) for p in pieces]
+        seq = [chunk(ch(i, role="assistant", content=""))] + [chunk(ch(i, reasoning=p)) for p in thoughts]
+        seq += [chunk(ch(i, content=p)) for p in pieces]
         want_content[i] = "".join(pieces)
         want_args[i] = []
         for t in range(draw(st.integers(0, 3))):
@@ -505,6 +507,9 @@ def test_generated_streams_assemble_exactly(case: tuple[list[dict[str, Any]], di
         i, t = (int(x) for x in c.tool_call.id.split("_")[1:])
         assert c.tool_call.arguments == want_args[i][t]
     assert isinstance(events[-1], Done)
-    # The byte path gives the same events as the dict path.
+    # The byte path (typed plain chunks first, dicts for the rest) gives the same events and answer.
     body = sse(*chunks, usage_chunk()) + b"data: [DONE]\n\n"
-    assert _decode_reads(body, []) == events
+    dec = ChatStreamDecoder()
+    assert dec.feed(body) == events
+    assert dec.final().raw == final.raw
+    assert dec.chunks == len(chunks) + 1

@@ -7,10 +7,12 @@ one are the same :class:`ChatCompletion`.
 
 Why it looks the way it does: this runs once per streamed token (10^4-10^5 chunks/s
 per process), and the whole client budget is a few microseconds per chunk. The common
-chunk (one choice, a delta holding only ``content``, no finish, logprobs or token ids)
-takes a fixed handful of dict lookups, one list append and one event; everything else
-(tool calls, reasoning, finish, usage, n > 1, think-tag splitting) goes through the
-general path. Text is kept as lists of pieces and joined only in :meth:`final`.
+chunk (one choice, a delta holding only ``content`` or ``reasoning``, no finish, logprobs
+or token ids) arrives already decoded into a typed struct (:mod:`.plain_chunks`) and
+takes :meth:`ChatStreamState.feed_plain`: a few attribute reads, one list append and one
+event. Everything else (the first chunk, tool calls, finish, usage, logprobs, think-tag
+splitting) comes as a dict to :meth:`~ChatStreamState.feed`, the general path, which
+keeps every field. Text is kept as lists of pieces and joined only in :meth:`final`.
 
 What vLLM 0.32 sends (see the captures in ``shared/fixtures/real-vllm-0.32``):
 
@@ -25,7 +27,7 @@ What vLLM 0.32 sends (see the captures in ``shared/fixtures/real-vllm-0.32``):
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .events import (
     ChatStreamEvent,
@@ -36,9 +38,12 @@ from .events import (
     ToolCallComplete,
     ToolCallDelta,
 )
-from .stream_state import PLAIN_CHUNK_KEYS, StreamStateBase
+from .stream_state import StreamStateBase
 from .think import PieceKind, ThinkTagSplitter
 from .types import ChatCompletion, ToolCall
+
+if TYPE_CHECKING:
+    from .plain_chunks import PlainChatChunk
 
 __all__ = ["ChatStreamState"]
 
@@ -150,10 +155,11 @@ def _tool_index(tool: _ToolAcc) -> int:
 class ChatStreamState(StreamStateBase[ChatStreamEvent]):
     """Turns decoded ``chat.completion.chunk`` dicts into :mod:`events <.events>`.
 
-    ``feed`` returns the events of one chunk; ``end`` (at ``[DONE]``) completes what is
-    still open and returns ``Done``; ``final`` assembles the answer received so far.
-    ``token_chunks`` counts chunks that carried a token (content, reasoning or a tool-call
-    piece), which the I/O layer turns into time-to-first-token and inter-token latency.
+    ``feed`` returns the events of one chunk (``feed_plain`` applies a typed plain one);
+    ``end`` (at ``[DONE]``) completes what is still open and returns ``Done``; ``final``
+    assembles the answer received so far. ``token_chunks`` counts chunks that carried a
+    token (content, reasoning or a tool-call piece), which the I/O layer turns into
+    time-to-first-token and inter-token latency.
     """
 
     __slots__ = ("_choices", "_parse_think")
@@ -162,35 +168,50 @@ class ChatStreamState(StreamStateBase[ChatStreamEvent]):
         super().__init__()
         self._parse_think = parse_think_tags
         self._choices: dict[int, _ChoiceAcc] = {}
+        if not parse_think_tags:  # (the splitter needs every piece: no plain path then)
+            from .plain_chunks import decode_plain_chat  # on first use: msgspec is not startup cost
+
+            self.decode_plain = decode_plain_chat
 
     # -- feeding ----------------------------------------------------------------------
 
     def feed(self, chunk: dict[str, Any]) -> list[ChatStreamEvent]:
         """The events of one chunk, in order: reasoning, content, tool-call pieces,
         completed tool calls, finish; then usage for the final usage-only chunk."""
-        if len(chunk) != PLAIN_CHUNK_KEYS or self._top is None:
-            return self._feed_general(chunk)
-        choices = chunk["choices"]
-        if len(choices) == 1 and not self._parse_think:
-            c = choices[0]
-            delta = c["delta"]
-            if (
-                len(delta) == 1
-                and c.get("finish_reason") is None
-                and c.get("logprobs") is None
-                and c.get("token_ids") is None
-            ):
-                text = delta.get("content")
-                if text is not None:
-                    index = c.get("index", 0)
-                    acc = self._choices.get(index)
-                    if acc is not None:
-                        if not text:
-                            return []
-                        acc.content.append(text)
-                        self.token_chunks += 1
-                        return [Content(text, index)]
         return self._feed_general(chunk)
+
+    def feed_plain(self, chunk: PlainChatChunk, out: list[ChatStreamEvent]) -> bool:
+        """Apply a chunk :mod:`.plain_chunks` decoded (text only, nothing else), appending
+        its events to ``out``: the same events and state :meth:`feed` would produce.
+        Returns False, having changed nothing, when the chunk needs the general path: the
+        first chunk (top-level fields), a choice not seen yet, several choices in one
+        chunk, or think-tag splitting."""
+        choices = chunk.choices
+        if len(choices) != 1 or self._top is None or self._parse_think:
+            return False
+        c = choices[0]
+        index = c.index
+        acc = self._choices.get(index)
+        if acc is None:
+            return False
+        delta = c.delta
+        text = delta.content
+        reasoning = delta.reasoning
+        if reasoning is None:
+            reasoning = delta.reasoning_content
+        if reasoning:
+            acc.reasoning.append(reasoning)
+            out.append(Reasoning(reasoning, index))
+            if text:
+                acc.content.append(text)
+                out.append(Content(text, index))
+        elif text:
+            acc.content.append(text)
+            out.append(Content(text, index))
+        else:
+            return True  # an empty piece: nothing to report
+        self.token_chunks += 1
+        return True
 
     def _choice(self, index: int) -> _ChoiceAcc:
         acc = self._choices.get(index)
