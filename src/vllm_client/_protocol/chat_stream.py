@@ -19,7 +19,9 @@ What vLLM 0.32 sends (see the captures in ``shared/fixtures/real-vllm-0.32``):
 * a role-only first chunk per choice (``{"role": "assistant", "content": ""}``);
 * ``delta.reasoning`` (older servers: ``reasoning_content``) with a reasoning parser;
 * tool calls as ``delta.tool_calls[*]``: a first piece with ``id``/``type``/
-  ``function.name`` and then ``function.arguments`` fragments, one call after the other;
+  ``function.name`` and then ``function.arguments`` fragments, one call after the other
+  (other servers may interleave the calls' pieces; a call is complete once a later call
+  has started *and* its arguments are a whole JSON object, or when the choice finishes);
 * ``finish_reason`` on a chunk that may also carry the last content or be an empty delta;
 * with ``include_usage`` a last chunk with ``choices: []`` and ``usage``; with
   ``continuous_usage_stats`` every chunk carries the running usage as well.
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .._json import JSONDecodeError, loads
 from .events import (
     ChatStreamEvent,
     Content,
@@ -75,12 +78,27 @@ class _ToolAcc:
         self.arguments: list[str] = []
         self.complete = False
 
+    def arguments_text(self) -> str:
+        if len(self.arguments) > 1:
+            self.arguments = ["".join(self.arguments)]  # joined once, not at every check
+        return self.arguments[0] if self.arguments else ""
+
+    def has_whole_arguments(self) -> bool:
+        """Whether the arguments so far are a whole JSON object (no fragment can follow)."""
+        text = self.arguments_text()
+        if not text.rstrip().endswith("}"):
+            return False  # the cheap test first: most checks happen mid-object
+        try:
+            return isinstance(loads(text), dict)
+        except JSONDecodeError:
+            return False
+
     def raw(self) -> dict[str, Any]:
         """The call as it appears in a non-streamed ``message.tool_calls``."""
         return {
             "id": self.id,
             "type": self.type,
-            "function": {"name": self.name, "arguments": "".join(self.arguments)},
+            "function": {"name": self.name, "arguments": self.arguments_text()},
         }
 
 
@@ -304,11 +322,12 @@ class ChatStreamState(StreamStateBase[ChatStreamEvent]):
             tindex = max(acc.tools) if acc.tools else 0
         tool = acc.tools.get(tindex)
         if tool is None:
-            # A new call starts: the calls before it are complete (vLLM streams them in turn).
-            for other in acc.tools.values():
-                if not other.complete and other.index < tindex:
-                    self._complete(acc, other, out)
             tool = acc.tools[tindex] = _ToolAcc(tindex)
+            # A later call starts: the earlier ones whose arguments are whole are done
+            # (vLLM streams calls in turn; an interleaving server keeps the others open).
+            for other in sorted(acc.tools.values(), key=_tool_index):
+                if other.index < tindex and not other.complete and other.has_whole_arguments():
+                    self._complete(acc, other, out)
         call_id = piece.get("id")
         if call_id:
             tool.id = call_id
@@ -323,6 +342,8 @@ class ChatStreamState(StreamStateBase[ChatStreamEvent]):
         if args:
             tool.arguments.append(args)
         out.append(ToolCallDelta(tindex, call_id, name, args or "", acc.index))
+        if args and not tool.complete and tindex < max(acc.tools) and tool.has_whole_arguments():
+            self._complete(acc, tool, out)  # its last piece, after a later call had started
 
     def _complete(self, acc: _ChoiceAcc, tool: _ToolAcc, out: list[ChatStreamEvent]) -> None:
         tool.complete = True
