@@ -17,6 +17,6 @@ fi
 mkdir -p "$ROOT/.bench"
 cd "$BENCH"
 exec "$VENV/bin/python" bench_clients.py \
-  -c "${CONTENDERS:-vllm-client-async,vllm-client-sync,raw-aiohttp,raw-httpx-sync,openai-async,openai-sync}" \
+  -c "${CONTENDERS:-vllm-client-async,vllm-client-sync,raw-aiohttp,raw-aiohttp-msgspec,raw-httpx-sync,openai-async,openai-sync}" \
   -w "${WORKLOADS:-a,b,c,d,e}" --rounds "${ROUNDS:-3}" ${QUICK:+--quick} \
   --json "$ROOT/.bench/results.json" --md "$ROOT/.bench/report.md"
