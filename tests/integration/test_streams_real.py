@@ -561,6 +561,10 @@ async def test_async_task_cancellation_aborts_the_generation(vllm_plain: RealSer
 
             task = asyncio.ensure_future(consume())
             await asyncio.wait_for(got_three.wait(), timeout=60)
+            if task.done():  # starved: the whole answer was already buffered and read in one go
+                await task
+                logs.append(f"attempt {attempt + 1} ({rid}): the stream ended before the cancel")
+                continue
             task.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await task

@@ -32,6 +32,7 @@ from .._config import Limits, Timeout, redact_url
 from .._errors import APIConnectionError, APITimeoutError, StreamTimeoutError
 from .._protocol.deadlines import StreamDeadlines
 from .proxies import proxies_from_env, proxy_for
+from .sync_chunked import ChunkedReader
 
 __all__ = ["SyncResponse", "SyncTransport", "sleep"]
 
@@ -194,7 +195,9 @@ class SyncResponse:
         """Body chunks as they arrive (one read each). Each read waits at most until the
         nearest stream deadline; expiry raises StreamTimeoutError, a silent socket
         ``read_timeout`` APITimeoutError, and breaks APIConnectionError."""
-        read1 = self._resp.read1
+        resp = self._resp
+        # One event per HTTP chunk: de-chunk whole socket reads (sync_chunked.py, measured).
+        read1 = ChunkedReader(resp).read1 if resp.chunked and resp.chunk_left is None else resp.read1
         sock = self._conn.sock
         timed = deadlines is not None and deadlines.active
         try:
