@@ -8,7 +8,7 @@ beside the script users write today (openai-python ``AsyncOpenAI`` + a semaphore
 
 Each runner is a fresh process, measured with ``os.wait4`` (user+sys CPU, peak RSS); the
 emulator's own CPU is not counted. The openai script runs in ``--openai-python`` (a venv with
-``pip install openai``; default ``.bench-venv/bin/python``); without it only ours is run.
+``pip install openai``; default ``.bench/venv/bin/python``, the venv of run_shared_bench.sh); without it only ours is run.
 Reports numbers; asserts nothing.
 """
 
@@ -70,7 +70,7 @@ def main() -> int:
     ap.add_argument("--lines", type=int, default=20000)
     ap.add_argument("--concurrency", type=int, default=64)
     ap.add_argument("--only", choices=["ours", "openai"])
-    ap.add_argument("--openai-python", default=str(ROOT / ".bench-venv" / "bin" / "python"))
+    ap.add_argument("--openai-python", default=str(ROOT / ".bench" / "venv" / "bin" / "python"))
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="vllm-batch-bench-"))
     inp = tmp / "in.jsonl"
