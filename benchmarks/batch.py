@@ -8,7 +8,8 @@ beside the script users write today (openai-python ``AsyncOpenAI`` + a semaphore
 
 Each runner is a fresh process, measured with ``os.wait4`` (user+sys CPU, peak RSS); the
 emulator's own CPU is not counted. The openai script runs in ``--openai-python`` (a venv with
-``pip install openai``; default ``.bench/venv/bin/python``, the venv of run_shared_bench.sh); without it only ours is run.
+``pip install openai``; default ``.bench/venv/bin/python``, the venv of run_shared_bench.sh);
+without it only ours is run.
 Reports numbers; asserts nothing.
 """
 
