@@ -15,7 +15,7 @@ from ._version import __version__
 
 # Where each public name lives. Nothing is imported until a name is first used
 # (PEP 562 ``__getattr__``): ``import vllm_client`` stays a few milliseconds, a sync-only
-# program never loads asyncio or aiohttp, and the CLI pays only for what its command
+# program never loads asyncio, and the CLI pays only for what its command
 # uses (measured: benchmarks/import_time.py). tests/unit/test_lazy_imports.py checks that
 # this table, the ``TYPE_CHECKING`` imports below and ``__all__`` agree.
 _LAZY: dict[str, tuple[str, ...]] = {
