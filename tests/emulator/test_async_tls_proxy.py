@@ -59,7 +59,7 @@ async def test_tls_with_a_ca_bundle_and_without_verification(cert: tuple[str, st
     async with vc.AsyncVllmClient(url, verify=False, max_retries=0) as client:
         assert await client.server.version() == "0.32.0"
     async with vc.AsyncVllmClient(url, max_retries=0) as client:
-        with pytest.raises(vc.APIConnectionError, match="cannot connect.*CERTIFICATE_VERIFY_FAILED"):
+        with pytest.raises(vc.APIConnectionError, match=r"cannot connect.*CERTIFICATE_VERIFY_FAILED"):
             await client.server.version()
 
 
