@@ -68,6 +68,7 @@ class AsyncResponse:
         self.headers: dict[str, str] = reader.headers  # names lower-cased
         self.closed = False
         self._ending = False
+        pool.answers += 1
 
     async def aread(self) -> bytes:
         conn = self._conn
@@ -165,6 +166,7 @@ class AsyncResponse:
                 self._pool.give_back(conn)
             else:
                 conn.abort()
+            self._pool.answers -= 1
             self._pool.release()
 
     def close_now(self) -> None:
@@ -173,6 +175,7 @@ class AsyncResponse:
         if not self.closed:
             self.closed = True
             self._conn.abort()
+            self._pool.answers -= 1
             self._pool.release()
 
     async def aclose(self) -> None:
@@ -389,9 +392,10 @@ class AsyncTransport:
         return self._closed
 
     def pool_stats(self) -> dict[str, Any]:
-        """Idle connections, busy slots and connections opened so far (this loop's pool)."""
+        """Idle connections, open answers (headers in, body not done) and connections opened
+        so far (this loop's pool)."""
         pool = self._pool
-        idle, in_use = (pool.idle_count, pool.in_use) if pool is not None else (0, 0)
+        idle, in_use = (pool.idle_count, pool.answers) if pool is not None else (0, 0)
         return {"idle": idle, "in_use": in_use, "opened": self._opened}
 
 

@@ -17,7 +17,7 @@ from collections.abc import AsyncGenerator
 from typing import Any
 
 from .._config import Limits
-from .._errors import APITimeoutError
+from .._errors import APIConnectionError, APITimeoutError
 from .async_conn import Connection
 
 __all__ = ["Pool", "close_at_loop_end", "finish_guard"]
@@ -35,7 +35,8 @@ class Pool:
         self.max = limits.max_connections
         self.idle: dict[Any, list[Connection]] = {}
         self.conns: set[Connection] = set()
-        self.in_use = 0
+        self.in_use = 0  # slots: requests from connecting to the end of their answer
+        self.answers = 0  # of those, answers whose headers are in (``pool_stats()["in_use"]``)
         self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
         self.closed = False
 
@@ -47,8 +48,11 @@ class Pool:
             await asyncio.wait_for(waiter, timeout)
         except asyncio.TimeoutError:
             raise APITimeoutError("timed out waiting for a free connection in the pool") from None
+        except APIConnectionError:
+            raise
         except BaseException:
-            if waiter.done() and not waiter.cancelled():  # handed a slot as we were cancelled: pass it on
+            # handed a slot as we were cancelled: pass it on
+            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
                 self.release()
             raise
 
@@ -109,7 +113,7 @@ class Pool:
             conn.abort()
         for waiter in self._waiters:
             if not waiter.done():
-                waiter.cancel()
+                waiter.set_exception(APIConnectionError("the client is closed"))
 
     def forget(self) -> None:
         """The loop was closed without shutting down: nothing can run there, so close the
