@@ -8,6 +8,7 @@ timeouts made for LLM serving. :mod:`vllm_client.testing` has a vLLM emulator fo
 
 from ._async.client import AsyncVllmClient
 from ._async.conversation import AsyncConversation
+from ._async.responses import AsyncResponseStream
 from ._async.streaming import AsyncChatStream, AsyncCompletionStream, AsyncStream
 from ._config import Limits, Timeout
 from ._errors import (
@@ -44,6 +45,8 @@ from ._protocol.pooling_types import (
     ScoreResult,
     TokenizeResult,
 )
+from ._protocol.responses_events import ResponseEvent, ResponseStreamEvent
+from ._protocol.responses_types import Response, ResponseFunctionCall, ResponseItem, ResponseMessage, ResponseReasoning
 from ._protocol.types import (
     ChatCompletion,
     Choice,
@@ -60,6 +63,7 @@ from ._protocol.types import (
 from ._stream_metrics import StreamMetrics
 from ._sync.client import VllmClient
 from ._sync.conversation import Conversation
+from ._sync.responses import ResponseStream
 from ._sync.streaming import ChatStream, CompletionStream, Stream
 from ._version import __version__
 from .structured import ParsedChatCompletion, ParsedCompletion, StructuredOutputError
@@ -72,6 +76,7 @@ __all__ = [
     "AsyncChatStream",
     "AsyncCompletionStream",
     "AsyncConversation",
+    "AsyncResponseStream",
     "AsyncStream",
     "AsyncVllmClient",
     "AuthenticationError",
@@ -108,7 +113,15 @@ __all__ = [
     "RequestTiming",
     "RerankItem",
     "RerankResult",
+    "Response",
+    "ResponseEvent",
+    "ResponseFunctionCall",
+    "ResponseItem",
+    "ResponseMessage",
     "ResponseParseError",
+    "ResponseReasoning",
+    "ResponseStream",
+    "ResponseStreamEvent",
     "ScoreData",
     "ScoreResult",
     "ServiceUnavailableError",

@@ -21,6 +21,7 @@ from . import _endpoints as ep
 from . import _generate as gen
 from . import _pooling as pool
 from . import _responses as resp
+from . import _responses_store as store
 from . import _routes as routes
 from . import _shapes as shapes
 from . import _validate as val
@@ -81,6 +82,9 @@ class MockVllmServer:
       tokens; more than max_tokens: it never answers, content None).
       `structured_in_reasoning`: `--structured-outputs-config '{"enable_in_reasoning": true}'`.
     * `request_id_headers`: `--enable-request-id-headers` (echo `X-Request-Id`).
+    * `responses_store`: `VLLM_ENABLE_RESPONSES_API_STORE=1` in the server's environment:
+      stored responses, `background=True`, retrieve (and replay) by id, cancel and
+      `previous_response_id` (see `_responses_store`); without it those are 400/404.
     """
 
     def __init__(
@@ -105,6 +109,7 @@ class MockVllmServer:
         root: str | Mapping[str, str] | None = None,
         embedding_dim: int = 128,
         num_labels: int = 2,
+        responses_store: bool = False,
     ) -> None:
         self.models: list[str] = list(models) if models else [model]
         self.model = self.models[0]
@@ -135,6 +140,7 @@ class MockVllmServer:
         else:
             self._roots = dict(root or {})
         self._script = Script()
+        self._store = store.ResponsesStore(responses_store)
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
         self._aborted: list[str] = []
@@ -443,8 +449,9 @@ class MockVllmServer:
         elif req.path == "/v1/responses":
             await self._generate(conn, req, "responses", None, extra)
         elif req.path.startswith("/v1/responses/"):
-            response_id = req.path.removeprefix("/v1/responses/").removesuffix("/cancel")
-            await self._send_json(conn, 404, resp.not_found(response_id), extra)
+            answer = await self._store.answer(conn, req, extra)
+            if answer is not None:
+                await self._send_json(conn, answer[0], answer[1], extra)
         elif req.path in pool.ROUTES:
             settings = pool.PoolingSettings(self.model, self.models, self.max_model_len, self.embedding_dim,
                                             self.num_labels)
@@ -580,6 +587,8 @@ class MockVllmServer:
         the problem vLLM would answer with, checked in vLLM's order (see `_validate`)."""
         body, problem = val.parse_body(req.headers.get("content-type"), req.body)
         problem = problem or val.check_fields(body, endpoint)
+        if problem is None and endpoint == "responses":
+            problem = self._store.check_fields(body)
         if problem is not None:
             return body, [], problem
         facts = self._facts()
@@ -595,7 +604,11 @@ class MockVllmServer:
             prompt_len = max(len(p[1]) for p in prompts)
         else:
             if endpoint == "responses":
-                body = resp.to_chat_body(body, self.tool_parser)
+                history, problem = self._store.history(body)
+                problem = self._store.check_background(body) or problem
+                if problem is not None:
+                    return body, [], problem
+                body = resp.to_chat_body(body, self.tool_parser, history)
             prompt_len = len(gen.chat_prompt_tokens(body["messages"], body.get("tools")))
         problem = val.check_prompt_length(prompt_len, facts) or val.run(val.GENERATION_CHECKS, body, facts)
         return body, prompts, problem
@@ -610,9 +623,12 @@ class MockVllmServer:
             return
         original = val.parse_body(None, req.body)[0] if endpoint == "responses" else body
         model = body.get("model") or self.model
-        # vLLM 0.32: the X-Request-Id header wins over the body's request_id.
+        # vLLM 0.32: the X-Request-Id header wins over the body's request_id (Responses: the
+        # request_id field, else resp_<random>, is the response id; the header is not used).
         rid = req.headers.get("x-request-id") or body.get("request_id") or shapes.random_hex()
         cid = f"{_ID_PREFIX[endpoint]}-{rid}"
+        if endpoint == "responses":
+            cid = str(original.get("request_id") or f"resp_{shapes.random_hex()}")
         abort_id = str(req.headers.get("x-request-id") or body.get("request_id") or cid)
         created = int(time.time())
         if endpoint == "completion":
@@ -622,20 +638,28 @@ class MockVllmServer:
         else:
             plan = ep.build_chat(body, cid=cid, created=created, model=model, settings=self._settings(),
                                  reply=reply if isinstance(reply, ChatReply) else None)
+        if endpoint == "responses" and original.get("background"):
+            await self._background(conn, original, plan, body["messages"], extra)
+            return
+        final: dict[str, Any] | None = None
         self._running += 1
         try:
             if body.get("stream"):
                 fault = self._script.take_stream_fault(req.path)
                 if endpoint == "responses":
-                    finished = await self._stream(conn, resp.stream_events(original, plan), extra, fault, done=False)
+                    events, final = resp.stream_and_final(original, plan)
+                    finished = await self._stream(conn, events, extra, fault, done=False)
                 else:
                     finished = await self._stream(conn, ep.stream_events(plan), extra, fault)
             else:
                 obj = (resp.response_json(original, plan) if endpoint == "responses"
                        else ep.chat_json(plan) if plan.chat else ep.completion_json(plan))
+                final = obj
                 finished = await self._answer(conn, plan, obj, extra)
         finally:
             self._running -= 1
+        if finished and endpoint == "responses" and final is not None and self._store.keeps(original):
+            self._store.remember(final, body["messages"])
         if finished:
             self._count("prompt_tokens", plan.prompt_tokens)
             self._count("generation_tokens", plan.completion_tokens)
@@ -645,6 +669,18 @@ class MockVllmServer:
             with self._lock:
                 self._aborted.append(abort_id)
             self._count("success_abort")
+
+    async def _background(self, conn: Connection, original: dict[str, Any], plan: ep.Plan,
+                          messages: list[dict[str, Any]], extra: Headers) -> None:
+        """`background=True`: the generation runs on without the connection (see `_responses_store`)."""
+        stream = bool(original.get("stream"))
+        queued = self._store.start_background(original, plan, messages, stream=stream, ttft=self.ttft,
+                                              token_rate=self.token_rate)
+        log = self._store.log_of(plan.id)
+        if log is None:
+            await self._send_json(conn, 200, queued, extra)
+            return
+        await self._store.follow(conn, log, 0, [("content-type", shapes.SSE), ("vary", "Origin"), *extra])
 
     def _delay_for(self, tokens: int) -> float:
         rate = self.token_rate
