@@ -332,7 +332,7 @@ class MockVllmServer:
     # --- scripting ----------------------------------------------------------------------------
     def queue_reply(self, reply: Reply, *, times: int | None = 1, path: str | None = None) -> None:
         """Answer the next `times` matching requests (None: all of them) with `reply`.
-        A ChatReply matches /v1/chat/completions, a CompletionReply /v1/completions,
+        A ChatReply matches /v1/chat/completions and /v1/responses, a CompletionReply /v1/completions,
         a RawResponse any path unless `path` is given."""
         self._script.add_reply(reply, times, path)
 
@@ -347,7 +347,8 @@ class MockVllmServer:
         usage: Mapping[str, int] | None = None,
         times: int | None = 1,
     ) -> ChatReply:
-        """Script the next chat answer (streamed or not); returns the ChatReply queued."""
+        """Script the next chat answer (streamed or not; a `/v1/responses` answer too, its
+        reasoning, message and function-call items made of it); returns the ChatReply queued."""
         reply = ChatReply(content, reasoning, tuple(tool_calls), finish_reason, stop_reason, usage)
         self.queue_reply(reply, times=times)
         return reply
@@ -447,7 +448,7 @@ class MockVllmServer:
         elif req.path == "/v1/completions":
             await self._generate(conn, req, "completion", reply, extra)
         elif req.path == "/v1/responses":
-            await self._generate(conn, req, "responses", None, extra)
+            await self._generate(conn, req, "responses", reply, extra)
         elif req.path.startswith("/v1/responses/"):
             answer = await self._store.answer(conn, req, extra)
             if answer is not None:
