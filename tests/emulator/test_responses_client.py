@@ -111,7 +111,7 @@ def test_closing_a_stream_aborts_the_generation(api: Any, vllm_mock: MockVllmSer
     got = take(api, stream, 6)
     api(stream.close())
     assert vllm_mock.wait_for_abort(stream.request_id) == stream.request_id
-    assert api(stream.final()).output_text == deltas(got)  # what arrived (status still in_progress)
+    assert api(stream.final()).output_text.startswith(deltas(got))  # what arrived (a read may hold more)
 
 
 def test_a_cut_stream_is_a_retryable_stream_error_with_the_partial(api: Any, vllm_mock: MockVllmServer) -> None:
@@ -176,7 +176,7 @@ def test_stream_cancel_stops_a_background_run(api: Any, vllm_mock: MockVllmServe
                                              stream=True))
     got = take(api, stream, 5)
     result = api(stream.cancel())
-    assert result.status == "cancelled" and result.output_text == deltas(got)
+    assert result.status == "cancelled" and result.output_text.startswith(deltas(got))
     assert api(api.client.responses.retrieve(result.id)).status == "cancelled"
     # vLLM never sends response.completed for a cancelled run: only an idle timeout ends a replay.
     replay = api(api.client.responses.retrieve(result.id, stream=True, timeout=Timeout(idle=0.3)))

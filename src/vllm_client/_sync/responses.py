@@ -48,8 +48,20 @@ class ResponseStream(Stream[ResponseStreamEvent, Response]):
                  request_id: str, started: float, owner: Responses, background: bool) -> None:
         super().__init__(response, decoder, timeout=timeout, request_id=request_id, started=started)
         self._owner = owner
+        self._last_seen: int | None = None
         self.background = background
         """Whether the response runs in the background (closing the stream does not stop it)."""
+
+    def _events(self) -> Iterator[ResponseStreamEvent]:
+        # The shell's events, noting the sequence number of each one handed out: a read
+        # may decode events the caller never takes, and a replay must not skip those.
+        events = super()._events()
+        try:
+            for event in events:
+                self._last_seen = event.sequence_number
+                yield event
+        finally:
+            events.close()  # type: ignore[attr-defined]
 
     @property
     def response_id(self) -> str | None:
@@ -59,10 +71,10 @@ class ResponseStream(Stream[ResponseStreamEvent, Response]):
 
     @property
     def last_sequence_number(self) -> int | None:
-        """The ``sequence_number`` of the last event received: where a replay resumes
-        (``retrieve(id, stream=True, starting_after=stream.last_sequence_number)``)."""
-        decoder: ResponsesStreamDecoder = self._decoder
-        return decoder.state.last_sequence_number
+        """The ``sequence_number`` of the last event this stream handed out (None before
+        the first): where a replay resumes, ``retrieve(id, stream=True,
+        starting_after=stream.last_sequence_number)``."""
+        return self._last_seen
 
     @property
     def text_stream(self) -> Iterator[str]:

@@ -245,6 +245,15 @@ class MockVllmServer:
         return f"MockVllmServer({self.models!r}, {state})"
 
     @property
+    def responses_store(self) -> bool:
+        """Whether stored responses are on (`VLLM_ENABLE_RESPONSES_API_STORE=1`); settable."""
+        return self._store.enabled
+
+    @responses_store.setter
+    def responses_store(self, enabled: bool) -> None:
+        self._store.enabled = bool(enabled)
+
+    @property
     def reasoning(self) -> bool:
         """Whether the server answers like one started with a reasoning parser."""
         return self.reasoning_parser is not None
