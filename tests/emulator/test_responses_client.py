@@ -4,11 +4,13 @@ errors of a server without the store."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+from scripted_server import HOLD, ScriptedServer, chunk, chunked_headers
 
 from vllm_client import (
     BadRequestError,
@@ -18,6 +20,7 @@ from vllm_client import (
     StreamError,
     StreamTimeoutError,
     Timeout,
+    VllmClient,
 )
 from vllm_client.testing import MockVllmServer, StreamDrop, ToolCall
 
@@ -253,3 +256,20 @@ def test_tool_calls_and_reasoning(make_api: Any) -> None:
         assert pieces == '{"city": "Rome"}'
         done = [e.item for e in events if isinstance(e, ResponseEvent.OutputItemDone)]
         assert [i.type for i in done] == ["function_call"] and api(stream.final()).tool_calls[0].arguments == pieces
+
+
+def test_last_sequence_number_counts_the_events_handed_out(make_api: Any) -> None:
+    """One socket read may hold many events: the replay point is the last one the caller took."""
+    with MockVllmServer() as mock, VllmClient(mock.base_url) as plain:  # a real event stream, captured once
+        wire = [e.raw for e in plain.responses.stream(input="Say hello.", max_output_tokens=6)]
+    body = b"".join(b"event: " + e["type"].encode() + b"\ndata: " + json.dumps(e).encode() + b"\n\n"
+                    for e in wire[:-1])
+    with ScriptedServer([[chunked_headers() + chunk(body), HOLD]]) as server:
+        api = make_api(server.base_url, max_retries=0)
+        stream = api(api.client.responses.create(input="x", model="m", stream=True))
+        got = take(api, stream, 3)
+        assert [e.sequence_number for e in got] == [0, 1, 2] and stream.last_sequence_number == 2
+        partial = stream.partial()  # the decoder has read them all
+        assert partial.output_text == "".join(e["delta"] for e in wire if e["type"].endswith("output_text.delta"))
+        api(stream.close())
+        assert server.client_closed.wait(5)

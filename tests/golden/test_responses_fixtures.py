@@ -20,7 +20,7 @@ from vllm_client import (
     ResponseReasoning,
 )
 from vllm_client._errors import error_from_response, hint_for
-from vllm_client._protocol.responses_stream import ResponsesStreamDecoder
+from vllm_client._protocol.responses_decoder import ResponsesStreamDecoder
 
 
 def _responses_captures() -> list[str]:

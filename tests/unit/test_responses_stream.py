@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from vllm_client import ResponseEvent
 from vllm_client._errors import APIError, BadRequestError, InternalServerError, StreamError
-from vllm_client._protocol.responses_stream import ResponsesStreamDecoder
+from vllm_client._protocol.responses_decoder import ResponsesStreamDecoder
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "real-vllm-0.32"
 CAPTURES = ["responses_stream", "qwen3_responses_stream", "r1_responses_stream", "hermes_responses_plain_stream",

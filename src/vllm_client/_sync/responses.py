@@ -26,9 +26,9 @@ from typing_extensions import Unpack
 from .._config import Timeout
 from .._errors import BadRequestError
 from .._protocol.params import CallOptions
+from .._protocol.responses_decoder import ResponsesStreamDecoder
 from .._protocol.responses_events import ResponseStreamEvent, TextDelta
 from .._protocol.responses_request import Input, ResponsesCreateParams, build_cancel, build_create, build_retrieve
-from .._protocol.responses_stream import ResponsesStreamDecoder
 from .._protocol.responses_types import Response
 from .._transport.sync_http import SyncResponse
 from .streaming import Stream

@@ -18,7 +18,7 @@ What a real server does, checked against one (tests/integration/test_responses_r
 * `previous_response_id` continues the stored conversation (see `_responses.history_messages`).
 
 Without the store, `background=True` is a 400 naming the environment variable and every id
-is unknown. The store lives in the server's event loop: only loop code touches it.
+is unknown. The store lives in the server's event loop: only loop code touches it (and `clear`).
 """
 
 from __future__ import annotations
@@ -93,6 +93,11 @@ class ResponsesStore:
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
         self._entries: dict[str, _Entry] = {}
+
+    def clear(self) -> None:
+        """Forget every stored response (a background run still going finishes unseen). Rebinding
+        the dict is atomic, so a test thread may call this while the loop serves."""
+        self._entries = {}
 
     # --- checks, in vLLM's order -------------------------------------------------------------------
     @staticmethod

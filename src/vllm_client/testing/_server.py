@@ -408,9 +408,10 @@ class MockVllmServer:
         self._script.clear()
 
     def reset(self) -> None:
-        """Back to a fresh state: no recorded requests, no script, default pacing."""
+        """Back to a fresh state: no recorded requests, no script, default pacing, no stored responses."""
         self.clear_script()
         self.clear_requests()
+        self._store.clear()
         self.token_rate = None
         self.ttft = 0.0
 
