@@ -30,6 +30,8 @@ NAMES = {
     "AsyncEmbeddings": "Embeddings",
     "AsyncPoolingMixin": "PoolingMixin",
     "AsyncServer": "Server",
+    "AsyncResponses": "Responses",
+    "AsyncResponseStream": "ResponseStream",
     "AsyncStream": "Stream",
     "AsyncChatStream": "ChatStream",
     "AsyncCompletionStream": "CompletionStream",

@@ -15,12 +15,13 @@ from ._version import __version__
 
 # Where each public name lives. Nothing is imported until a name is first used
 # (PEP 562 ``__getattr__``): ``import vllm_client`` stays a few milliseconds, a sync-only
-# program never loads asyncio or aiohttp, and the CLI pays only for what its command
+# program never loads asyncio, and the CLI pays only for what its command
 # uses (measured: benchmarks/import_time.py). tests/unit/test_lazy_imports.py checks that
 # this table, the ``TYPE_CHECKING`` imports below and ``__all__`` agree.
 _LAZY: dict[str, tuple[str, ...]] = {
     "._async.client": ("AsyncVllmClient",),
     "._async.conversation": ("AsyncConversation",),
+    "._async.responses": ("AsyncResponseStream",),
     "._async.streaming": ("AsyncChatStream", "AsyncCompletionStream", "AsyncStream"),
     "._config": ("Limits", "Timeout"),
     "._errors": (
@@ -34,6 +35,10 @@ _LAZY: dict[str, tuple[str, ...]] = {
         "ClassificationData", "ClassificationResult", "EmbeddingData", "EmbeddingResponse", "PoolingData",
         "PoolingResult", "RerankItem", "RerankResult", "ScoreData", "ScoreResult", "TokenizeResult",
     ),
+    "._protocol.responses_events": ("ResponseEvent", "ResponseStreamEvent"),
+    "._protocol.responses_types": (
+        "Response", "ResponseFunctionCall", "ResponseItem", "ResponseMessage", "ResponseReasoning",
+    ),
     "._protocol.types": (
         "ChatCompletion", "Choice", "Completion", "CompletionChoice", "Function", "Message", "Model", "ModelList",
         "RequestTiming", "ToolCall", "Usage",
@@ -41,6 +46,7 @@ _LAZY: dict[str, tuple[str, ...]] = {
     "._stream_metrics": ("StreamMetrics",),
     "._sync.client": ("VllmClient",),
     "._sync.conversation": ("Conversation",),
+    "._sync.responses": ("ResponseStream",),
     "._sync.streaming": ("ChatStream", "CompletionStream", "Stream"),
     ".structured": ("ParsedChatCompletion", "ParsedCompletion", "StructuredOutputError"),
     ".tools": ("ToolLoopError",),
@@ -50,6 +56,7 @@ _MODULE_OF = {name: module for module, names in _LAZY.items() for name in names}
 if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
     from ._async.client import AsyncVllmClient
     from ._async.conversation import AsyncConversation
+    from ._async.responses import AsyncResponseStream
     from ._async.streaming import AsyncChatStream, AsyncCompletionStream, AsyncStream
     from ._config import Limits, Timeout
     from ._errors import (
@@ -86,6 +93,14 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
         ScoreResult,
         TokenizeResult,
     )
+    from ._protocol.responses_events import ResponseEvent, ResponseStreamEvent
+    from ._protocol.responses_types import (
+        Response,
+        ResponseFunctionCall,
+        ResponseItem,
+        ResponseMessage,
+        ResponseReasoning,
+    )
     from ._protocol.types import (
         ChatCompletion,
         Choice,
@@ -102,22 +117,25 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
     from ._stream_metrics import StreamMetrics
     from ._sync.client import VllmClient
     from ._sync.conversation import Conversation
+    from ._sync.responses import ResponseStream
     from ._sync.streaming import ChatStream, CompletionStream, Stream
     from .structured import ParsedChatCompletion, ParsedCompletion, StructuredOutputError
     from .tools import ToolLoopError
 
 __all__ = [
     "APIConnectionError", "APIError", "APITimeoutError", "AsyncChatStream", "AsyncCompletionStream",
-    "AsyncConversation", "AsyncStream", "AsyncVllmClient", "AuthenticationError", "BadRequestError",
-    "ChatCompletion", "ChatStream", "ChatStreamEvent", "Choice", "ClassificationData", "ClassificationResult",
-    "Completion", "CompletionChoice", "CompletionStream", "CompletionStreamEvent", "CompletionStreamEventType",
-    "ConflictError", "Conversation", "EmbeddingData", "EmbeddingResponse", "Function", "InternalServerError",
-    "Limits", "Message", "Model", "ModelList", "ModelNotFoundError", "NotFoundError", "ParsedChatCompletion",
-    "ParsedCompletion", "PermissionDeniedError", "PoolingData", "PoolingResult", "RateLimitError", "RequestTiming",
-    "RerankItem", "RerankResult", "ResponseParseError", "ScoreData", "ScoreResult", "ServiceUnavailableError",
-    "Stream", "StreamError", "StreamEvent", "StreamMetrics", "StreamTimeoutError", "StructuredOutputError",
-    "Timeout", "TokenizeResult", "ToolArgumentsError", "ToolCall", "ToolLoopError", "UnprocessableEntityError",
-    "Usage", "VllmClient", "VllmError", "__version__",
+    "AsyncConversation", "AsyncResponseStream", "AsyncStream", "AsyncVllmClient", "AuthenticationError",
+    "BadRequestError", "ChatCompletion", "ChatStream", "ChatStreamEvent", "Choice", "ClassificationData",
+    "ClassificationResult", "Completion", "CompletionChoice", "CompletionStream", "CompletionStreamEvent",
+    "CompletionStreamEventType", "ConflictError", "Conversation", "EmbeddingData", "EmbeddingResponse", "Function",
+    "InternalServerError", "Limits", "Message", "Model", "ModelList", "ModelNotFoundError", "NotFoundError",
+    "ParsedChatCompletion", "ParsedCompletion", "PermissionDeniedError", "PoolingData", "PoolingResult",
+    "RateLimitError", "RequestTiming", "RerankItem", "RerankResult", "Response", "ResponseEvent",
+    "ResponseFunctionCall", "ResponseItem", "ResponseMessage", "ResponseParseError", "ResponseReasoning",
+    "ResponseStream", "ResponseStreamEvent", "ScoreData", "ScoreResult", "ServiceUnavailableError", "Stream",
+    "StreamError", "StreamEvent", "StreamMetrics", "StreamTimeoutError", "StructuredOutputError", "Timeout",
+    "TokenizeResult", "ToolArgumentsError", "ToolCall", "ToolLoopError", "UnprocessableEntityError", "Usage",
+    "VllmClient", "VllmError", "__version__",
 ]
 
 

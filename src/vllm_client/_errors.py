@@ -352,6 +352,8 @@ def hint_for(error: APIError, method: str, url: str, *, sent_api_key: bool) -> s
         if sent_api_key:
             return "the server rejected the API key: check api_key= / VLLM_API_KEY / --api-key"
         return "the server requires an API key: api_key= / VLLM_API_KEY / --api-key"
+    if error.param == "response_id":
+        return _stored_response_hint(error)
     if error.status_code != 404 or isinstance(error, ModelNotFoundError):
         return None
     where = f"{method} {redact_url(url)}"
@@ -364,6 +366,16 @@ def hint_for(error: APIError, method: str, url: str, *, sent_api_key: bool) -> s
             name = route.rsplit("/", 1)[-1]
             return f"{where} is not served here; a server started with --runner pooling has no {name}"
     return f"{where} is not served by this server"
+
+
+def _stored_response_hint(error: APIError) -> str | None:
+    """vLLM's answers about a stored response id say less than the caller needs to know."""
+    if error.status_code == 404:
+        return ("vLLM keeps responses only when started with VLLM_ENABLE_RESPONSES_API_STORE=1 (without it every "
+                "id is unknown; a restart forgets them all)")
+    if error.status_code == 400 and "cannot cancel" in error.message.lower():
+        return "only a background=True response that is still queued or in progress can be cancelled"
+    return None
 
 
 def error_from_stream_frame(payload: dict[str, Any], *, request_id: str | None = None) -> APIError:

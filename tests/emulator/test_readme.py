@@ -42,3 +42,4 @@ def test_every_readme_snippet_runs(monkeypatch: pytest.MonkeyPatch, capsys: pyte
     out = capsys.readouterr().out
     assert "get_weather {'location': 'Paris'}" in out  # the scripted tool call went through
     assert "21 C in Paris." in out
+    assert "queued" in out and "after " in out  # the Responses snippets: a background job, a stream's end

@@ -29,6 +29,7 @@ from .completions import AsyncCompletions
 from .conversation import AsyncConversation
 from .models import AsyncModels
 from .pooling import AsyncEmbeddings, AsyncPoolingMixin
+from .responses import AsyncResponses
 from .server import AsyncServer
 
 __all__ = ["AsyncVllmClient"]
@@ -79,6 +80,7 @@ class AsyncVllmClient(AsyncPoolingMixin):
         self.models = AsyncModels(self)
         self.embeddings = AsyncEmbeddings(self)
         self.server = AsyncServer(self)
+        self.responses = AsyncResponses(self)
 
     # -- configuration ---------------------------------------------------------------------
     @property

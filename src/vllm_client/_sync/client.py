@@ -30,6 +30,7 @@ from .completions import Completions
 from .conversation import Conversation
 from .models import Models
 from .pooling import Embeddings, PoolingMixin
+from .responses import Responses
 from .server import Server
 
 __all__ = ["VllmClient"]
@@ -80,6 +81,7 @@ class VllmClient(PoolingMixin):
         self.models = Models(self)
         self.embeddings = Embeddings(self)
         self.server = Server(self)
+        self.responses = Responses(self)
 
     # -- configuration ---------------------------------------------------------------------
     @property
