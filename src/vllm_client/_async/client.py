@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import random
 import time
 from collections.abc import Mapping
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._client_base import ClientCore
 from .._config import UNSET, ClientConfig, Limits, OnRetry, Timeout, TimeoutLike, check_max_retries
@@ -29,8 +30,10 @@ from .completions import AsyncCompletions
 from .conversation import AsyncConversation
 from .models import AsyncModels
 from .pooling import AsyncEmbeddings, AsyncPoolingMixin
-from .responses import AsyncResponses
 from .server import AsyncServer
+
+if TYPE_CHECKING:
+    from .responses import AsyncResponses
 
 __all__ = ["AsyncVllmClient"]
 
@@ -80,7 +83,13 @@ class AsyncVllmClient(AsyncPoolingMixin):
         self.models = AsyncModels(self)
         self.embeddings = AsyncEmbeddings(self)
         self.server = AsyncServer(self)
-        self.responses = AsyncResponses(self)
+
+    @functools.cached_property
+    def responses(self) -> AsyncResponses:
+        """``/v1/responses`` (imported on first use: most programs never touch it)."""
+        from .responses import AsyncResponses
+
+        return AsyncResponses(self)
 
     # -- configuration ---------------------------------------------------------------------
     @property

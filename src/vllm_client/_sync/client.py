@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
+import functools
 import random
 import time
 from collections.abc import Mapping
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._client_base import ClientCore
 from .._config import UNSET, ClientConfig, Limits, OnRetry, Timeout, TimeoutLike, check_max_retries
@@ -30,8 +31,10 @@ from .completions import Completions
 from .conversation import Conversation
 from .models import Models
 from .pooling import Embeddings, PoolingMixin
-from .responses import Responses
 from .server import Server
+
+if TYPE_CHECKING:
+    from .responses import Responses
 
 __all__ = ["VllmClient"]
 
@@ -81,7 +84,13 @@ class VllmClient(PoolingMixin):
         self.models = Models(self)
         self.embeddings = Embeddings(self)
         self.server = Server(self)
-        self.responses = Responses(self)
+
+    @functools.cached_property
+    def responses(self) -> Responses:
+        """``/v1/responses`` (imported on first use: most programs never touch it)."""
+        from .responses import Responses
+
+        return Responses(self)
 
     # -- configuration ---------------------------------------------------------------------
     @property

@@ -129,19 +129,23 @@ class AsyncResponse:
                 if conn.error is not None:
                     raise _broken(conn.error)
                 wait = limit
+                by_deadline = False
                 if timed and deadlines is not None:
                     now = time.monotonic()
                     rem = deadlines.remaining(now)
                     if rem is not None:
                         if rem <= 0:
                             raise StreamTimeoutError(f"stream {deadlines.expired(now) or 'timeout'} expired")
-                        wait = rem if wait is None else min(rem, wait)
+                        if wait is None or rem < wait:
+                            wait, by_deadline = rem, True
                 try:
                     await conn.wait(wait)
                 except ReadTimeout:
                     what = deadlines.expired(time.monotonic()) if deadlines is not None else None
                     if what:
                         raise StreamTimeoutError(f"stream {what} expired") from None
+                    if by_deadline:
+                        continue  # the loop's timer fires up to its clock resolution early: look again
                     raise APITimeoutError(f"timed out reading the stream{_limit('read', limit)}",
                                           retryable=False) from None
         except BaseException:
