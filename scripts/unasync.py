@@ -30,6 +30,7 @@ NAMES = {
     "AsyncEmbeddings": "Embeddings",
     "AsyncPoolingMixin": "PoolingMixin",
     "AsyncServer": "Server",
+    "AsyncLora": "Lora",
     "AsyncStream": "Stream",
     "AsyncChatStream": "ChatStream",
     "AsyncCompletionStream": "CompletionStream",

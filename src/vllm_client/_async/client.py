@@ -26,6 +26,7 @@ from .._transport.async_http import AsyncResponse, AsyncTransport, sleep
 from .chat import AsyncChat
 from .completions import AsyncCompletions
 from .conversation import AsyncConversation
+from .lora import AsyncLora
 from .models import AsyncModels
 from .pooling import AsyncEmbeddings, AsyncPoolingMixin
 from .server import AsyncServer
@@ -78,6 +79,7 @@ class AsyncVllmClient(AsyncPoolingMixin):
         self.models = AsyncModels(self)
         self.embeddings = AsyncEmbeddings(self)
         self.server = AsyncServer(self)
+        self.lora = AsyncLora(self)
 
     # -- configuration ---------------------------------------------------------------------
     @property
@@ -188,7 +190,8 @@ class AsyncVllmClient(AsyncPoolingMixin):
                     raise failure
                 try:
                     listed = loads(data)
-                    ids = [str(m["id"]) for m in listed.get("data") or () if isinstance(m, dict) and "id" in m]
+                    ids = [str(m["id"]) for m in listed.get("data") or ()  # LoRA adapters (with a parent) aside
+                           if isinstance(m, dict) and "id" in m and not m.get("parent")]
                 except (ValueError, AttributeError, TypeError):
                     raise ResponseParseError(f"expected a model list, got {data[:200]!r}") from None
             except VllmError as error:

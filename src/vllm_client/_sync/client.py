@@ -27,6 +27,7 @@ from .._transport.sync_http import SyncResponse, SyncTransport, sleep
 from .chat import Chat
 from .completions import Completions
 from .conversation import Conversation
+from .lora import Lora
 from .models import Models
 from .pooling import Embeddings, PoolingMixin
 from .server import Server
@@ -79,6 +80,7 @@ class VllmClient(PoolingMixin):
         self.models = Models(self)
         self.embeddings = Embeddings(self)
         self.server = Server(self)
+        self.lora = Lora(self)
 
     # -- configuration ---------------------------------------------------------------------
     @property
@@ -187,7 +189,8 @@ class VllmClient(PoolingMixin):
                     raise failure
                 try:
                     listed = loads(data)
-                    ids = [str(m["id"]) for m in listed.get("data") or () if isinstance(m, dict) and "id" in m]
+                    ids = [str(m["id"]) for m in listed.get("data") or ()  # LoRA adapters (with a parent) aside
+                           if isinstance(m, dict) and "id" in m and not m.get("parent")]
                 except (ValueError, AttributeError, TypeError):
                     raise ResponseParseError(f"expected a model list, got {data[:200]!r}") from None
             except VllmError as error:

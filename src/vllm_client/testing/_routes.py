@@ -3,6 +3,7 @@
 Every server has the info routes (models, health, version, ping, load, metrics, tokenize,
 detokenize). A generating model (`--runner generate`) adds chat, completions and the
 Responses API; a pooling model adds its task's pooling routes (see `_pooling.routes_for`).
+Flags add theirs: `lora` (VLLM_ALLOW_RUNTIME_LORA_UPDATING) the adapter routes.
 Anything else is FastAPI's 404 `{"detail": "Not Found"}` (the classify_v1,
 embed_chat_unsupported and err_embeddings_on_generate_model captures), and a known route
 with another method its 405.
@@ -10,6 +11,7 @@ with another method its 405.
 
 from __future__ import annotations
 
+from . import _lora as lora
 from . import _pooling as pool
 
 __all__ = ["RESPONSE_BY_ID", "RESPONSE_CANCEL", "TASKS", "route_of", "table"]
@@ -39,9 +41,11 @@ _GENERATE_ROUTES: dict[str, tuple[str, ...]] = {
 TASKS: dict[str | None, bool] = {None: True, "generate": True, "embed": False, "classify": False}
 
 
-def table(task: str | None, num_labels: int) -> dict[str, tuple[str, ...]]:
-    """Route -> allowed methods, for a server started for `task`."""
+def table(task: str | None, num_labels: int, features: frozenset[str] = frozenset()) -> dict[str, tuple[str, ...]]:
+    """Route -> allowed methods, for a server started for `task` with the flags in `features`."""
     routes = dict(_SERVER_ROUTES)
+    if "lora" in features:
+        routes.update(lora.ROUTES)
     if TASKS[task]:
         routes.update(_GENERATE_ROUTES)
     routes.update(pool.routes_for(task, num_labels))

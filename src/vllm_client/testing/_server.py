@@ -19,6 +19,7 @@ from typing import Any
 
 from . import _endpoints as ep
 from . import _generate as gen
+from . import _lora as lora_routes
 from . import _pooling as pool
 from . import _responses as resp
 from . import _routes as routes
@@ -81,6 +82,9 @@ class MockVllmServer:
       tokens; more than max_tokens: it never answers, content None).
       `structured_in_reasoning`: `--structured-outputs-config '{"enable_in_reasoning": true}'`.
     * `request_id_headers`: `--enable-request-id-headers` (echo `X-Request-Id`).
+    * `lora`: `VLLM_ALLOW_RUNTIME_LORA_UPDATING=True --enable-lora` (the load/unload routes;
+      a load reads `adapter_config.json` under its path, on this machine);
+      `lora_modules`: `--lora-modules name=path ...`; `max_lora_rank`: `--max-lora-rank`.
     """
 
     def __init__(
@@ -105,6 +109,9 @@ class MockVllmServer:
         root: str | Mapping[str, str] | None = None,
         embedding_dim: int = 128,
         num_labels: int = 2,
+        lora: bool = True,
+        lora_modules: Mapping[str, str] | None = None,
+        max_lora_rank: int = 16,
     ) -> None:
         self.models: list[str] = list(models) if models else [model]
         self.model = self.models[0]
@@ -124,7 +131,8 @@ class MockVllmServer:
         if task not in routes.TASKS:
             raise ValueError(f"task must be one of {sorted(t for t in routes.TASKS if t)} or None, not {task!r}")
         self.task = task
-        self._routes = routes.table(task, num_labels)
+        self.adapters = lora_routes.Adapters(lora_modules, max_rank=max_lora_rank)
+        self._routes = routes.table(task, num_labels, frozenset({"lora"} if lora else ()))
         self._knobs_cache: tuple[tuple[Any, ...], val.Facts, ep.Settings] | None = None
         self.eos_probability = eos_probability
         self.version = version
@@ -237,6 +245,11 @@ class MockVllmServer:
     def __repr__(self) -> str:
         state = self.url if self._thread is not None else "stopped"
         return f"MockVllmServer({self.models!r}, {state})"
+
+    @property
+    def served(self) -> list[str]:
+        """The names requests may use as `model`: the base models, then the LoRA adapters."""
+        return [*self.models, *self.adapters.names]
 
     @property
     def reasoning(self) -> bool:
@@ -445,8 +458,11 @@ class MockVllmServer:
         elif req.path.startswith("/v1/responses/"):
             response_id = req.path.removeprefix("/v1/responses/").removesuffix("/cancel")
             await self._send_json(conn, 404, resp.not_found(response_id), extra)
+        elif req.path in lora_routes.ROUTES:
+            await self._send(conn, self.adapters.handle(req.path, req.headers.get("content-type"), req.body,
+                                                        self.models), extra)
         elif req.path in pool.ROUTES:
-            settings = pool.PoolingSettings(self.model, self.models, self.max_model_len, self.embedding_dim,
+            settings = pool.PoolingSettings(self.model, self.served, self.max_model_len, self.embedding_dim,
                                             self.num_labels)
             status, obj = pool.handle(req.path, req.headers.get("content-type"), req.body, settings)
             await self._send_json(conn, status, obj, extra)
@@ -455,6 +471,10 @@ class MockVllmServer:
 
     def _authorized(self, req: RecordedRequest) -> bool:
         return req.headers.get("authorization", "") == f"Bearer {self.api_key}"
+
+    async def _send(self, conn: Connection, answer: tuple[int, Headers, bytes], extra: Headers) -> None:
+        status, headers, body = answer
+        await conn.send(status, [*headers, ("vary", "Origin"), *extra], body)
 
     async def _send_json(self, conn: Connection, status: int, obj: Any, extra: Sequence[tuple[str, str]] = ()) -> None:
         await conn.send(status, [("content-type", shapes.JSON), ("vary", "Origin"), *extra], shapes.dumps(obj))
@@ -509,7 +529,8 @@ class MockVllmServer:
             await self._send_json(
                 conn,
                 200,
-                shapes.models_list(self.models, self._created, self.max_model_len, self._roots),
+                shapes.models_list(self.models, self._created, self.max_model_len, self._roots,
+                                   self.adapters.cards(self.model, self._created)),
                 extra,
             )
         elif path == "/metrics":
@@ -560,7 +581,7 @@ class MockVllmServer:
     def _knobs(self) -> tuple[val.Facts, ep.Settings]:
         """What validation and generation need of this server, rebuilt only when a test
         changed an attribute (building them per request would cost more than checking)."""
-        key = (tuple(self.models), self.max_model_len, self.tool_parser, self.reasoning_parser,
+        key = (tuple(self.served), self.max_model_len, self.tool_parser, self.reasoning_parser,
                self.eos_probability, self.think_tokens, self.structured_in_reasoning)
         if self._knobs_cache is None or self._knobs_cache[0] != key:
             facts = val.Facts(key[0], self.max_model_len, self.tool_parser)

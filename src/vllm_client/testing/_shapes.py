@@ -86,39 +86,40 @@ DONE = b"data: [DONE]\n\n"
 # --- models ---------------------------------------------------------------------------
 
 
-def models_list(models: Sequence[str], created: int, max_model_len: int, roots: Mapping[str, str]) -> dict[str, Any]:
-    """models.json"""
+def model_card(model: str, created: int, root: str, parent: str | None, max_model_len: int | None) -> dict[str, Any]:
+    """One entry of models.json (a LoRA adapter: `root` its path, `parent` the base, no max_model_len)."""
     return {
-        "object": "list",
-        "data": [
+        "id": model,
+        "object": "model",
+        "created": created,
+        "owned_by": "vllm",
+        "root": root,
+        "parent": parent,
+        "max_model_len": max_model_len,
+        "permission": [
             {
-                "id": m,
-                "object": "model",
+                "id": f"modelperm-{random_hex()}",
+                "object": "model_permission",
                 "created": created,
-                "owned_by": "vllm",
-                "root": roots.get(m, m),
-                "parent": None,
-                "max_model_len": max_model_len,
-                "permission": [
-                    {
-                        "id": f"modelperm-{random_hex()}",
-                        "object": "model_permission",
-                        "created": created,
-                        "allow_create_engine": False,
-                        "allow_sampling": True,
-                        "allow_logprobs": True,
-                        "allow_search_indices": False,
-                        "allow_view": True,
-                        "allow_fine_tuning": False,
-                        "organization": "*",
-                        "group": None,
-                        "is_blocking": False,
-                    }
-                ],
+                "allow_create_engine": False,
+                "allow_sampling": True,
+                "allow_logprobs": True,
+                "allow_search_indices": False,
+                "allow_view": True,
+                "allow_fine_tuning": False,
+                "organization": "*",
+                "group": None,
+                "is_blocking": False,
             }
-            for m in models
         ],
     }
+
+
+def models_list(models: Sequence[str], created: int, max_model_len: int, roots: Mapping[str, str],
+                extra: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
+    """models.json (`extra`: the LoRA adapters' cards, after the base models)."""
+    cards = [model_card(m, created, roots.get(m, m), None, max_model_len) for m in models]
+    return {"object": "list", "data": [*cards, *extra]}
 
 
 # --- usage ------------------------------------------------------------------------------
