@@ -33,7 +33,7 @@ from pathlib import Path
 
 from vllm_client._protocol.sse import SSEDecoder
 
-DEFAULT_FIXTURE = Path("/work/shared/fixtures/real-vllm-0.32/chat_stream_include_usage.json")
+DEFAULT_FIXTURE = Path(__file__).resolve().parents[1] / "tests/fixtures/real-vllm-0.32/chat_stream_include_usage.json"
 
 
 def split_sse(buf: bytes, chunk: bytes) -> tuple[list[bytes], bytes]:

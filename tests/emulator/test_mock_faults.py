@@ -176,7 +176,6 @@ def test_queued_reply_streams_in_pieces(server: MockVllmServer) -> None:
     assert events[-1]["choices"] == [] and events[-1]["usage"]["completion_tokens"] == 6
 
 
-@pytest.mark.skipif(not FIXTURES.is_dir(), reason="fixtures not available")
 def test_scripted_tool_calls_look_like_hermes(server: MockVllmServer) -> None:
     calls = [ToolCall("get_weather", {"location": "Tokyo"}), ToolCall("get_time", {"timezone": "Asia/Tokyo"})]
     server.queue_chat(tool_calls=calls)

@@ -15,7 +15,6 @@ from vllm_client.testing import MockVllmServer
 from vllm_client.testing.pytest_plugin import vllm_mock, vllm_mock_options  # noqa: F401
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "real-vllm-0.32"
-needs_fixtures = pytest.mark.skipif(not FIXTURES.is_dir(), reason="real-vllm fixtures not available")
 
 MESSAGES = [
     {"role": "system", "content": "You are a helpful assistant."},
@@ -138,7 +137,6 @@ def test_pytest_fixture_is_running(vllm_mock: MockVllmServer) -> None:  # noqa: 
 # --- shapes vs the real captures --------------------------------------------------------------
 
 
-@needs_fixtures
 @pytest.mark.parametrize(
     "name",
     [
@@ -166,7 +164,6 @@ def test_chat_shape_matches_fixture(client: Http, name: str) -> None:
     assert len(ours["choices"]) == len(real["choices"])
 
 
-@needs_fixtures
 @pytest.mark.parametrize(
     "name",
     [
@@ -196,7 +193,6 @@ def _same_but_logprob_count(ours: Any, real: Any) -> bool:
     return bool(shape(ours) == shape(real))
 
 
-@needs_fixtures
 @pytest.mark.parametrize(
     "name",
     [
@@ -224,7 +220,6 @@ def test_chat_stream_shape_matches_fixture(client: Http, name: str) -> None:
     assert raw.endswith(b"data: [DONE]\n\n")
 
 
-@needs_fixtures
 @pytest.mark.parametrize(
     "name",
     [
@@ -247,7 +242,6 @@ def test_completion_stream_shape_matches_fixture(client: Http, name: str) -> Non
     assert [e["choices"][0]["index"] for e in ours[:-2]] == [e["choices"][0]["index"] for e in real[:-2]]
 
 
-@needs_fixtures
 def test_models_version_load_health_shapes(client: Http) -> None:
     for path, name in [("/v1/models", "models"), ("/version", "version"), ("/load", "load")]:
         status, _, raw, pairs = client.request("GET", path)
@@ -292,7 +286,6 @@ def test_tokenize_and_detokenize(client: Http) -> None:
 # --- errors ---------------------------------------------------------------------------------
 
 
-@needs_fixtures
 @pytest.mark.parametrize(
     "name",
     [
@@ -326,7 +319,6 @@ def test_chat_errors_match_fixture(client: Http, name: str) -> None:
         assert ours["error"]["param"] == "input_tokens"
 
 
-@needs_fixtures
 @pytest.mark.parametrize(
     "name",
     [
@@ -356,7 +348,6 @@ def test_errors_are_byte_identical(client: Http, name: str) -> None:
     assert ours == [k for k, _ in fx["response"]["headers"]]
 
 
-@needs_fixtures
 def test_auth_like_vllm() -> None:
     with MockVllmServer(model="tiny", api_key="test-key") as s:
         c = Http(s)

@@ -14,7 +14,8 @@ Usable two ways:
   capture of ``/v1/chat/completions`` or ``/v1/completions``, and ``golden_pair`` once per
   ``(stream_name, nonstream_name)`` pair of captures of the same request.
 
-Set ``VLLM_CLIENT_FIXTURES`` to use another copy. Tests skip when the directory is absent.
+Set ``VLLM_CLIENT_FIXTURES`` to use another copy. The captures are part of the repository:
+when they are missing, collection fails (nothing skips).
 """
 
 from __future__ import annotations
@@ -29,15 +30,11 @@ from golden_fixtures import FIXTURES_DIR, fixture_names, load_fixture, stream_fi
 
 @pytest.fixture(name="load_fixture")
 def _load_fixture_fixture() -> Callable[[str], dict[str, Any]]:
-    if not FIXTURES_DIR.is_dir():
-        pytest.skip(f"fixtures not found at {FIXTURES_DIR}")
     return load_fixture
 
 
 @pytest.fixture
 def fixtures_dir() -> Path:
-    if not FIXTURES_DIR.is_dir():
-        pytest.skip(f"fixtures not found at {FIXTURES_DIR}")
     return FIXTURES_DIR
 
 
@@ -49,8 +46,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     ):
         if arg in metafunc.fixturenames:
             found = values()
-            ids = ["-".join(v) if isinstance(v, tuple) else v for v in found]
             if not found:
-                metafunc.parametrize(arg, [pytest.param(None, marks=pytest.mark.skip("no fixtures"))])
-            else:
-                metafunc.parametrize(arg, found, ids=ids)
+                raise pytest.UsageError(f"{metafunc.function.__name__}: no captures for {arg} in {FIXTURES_DIR}")
+            ids = ["-".join(v) if isinstance(v, tuple) else v for v in found]
+            metafunc.parametrize(arg, found, ids=ids)

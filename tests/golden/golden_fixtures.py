@@ -20,10 +20,12 @@ STREAM_PATHS = ("/v1/chat/completions", "/v1/completions")
 
 
 def fixture_names() -> list[str]:
-    """Every capture's name (file name without ``.json``), sorted."""
-    if not FIXTURES_DIR.is_dir():
-        return []
-    return sorted(p.stem for p in FIXTURES_DIR.glob("*.json"))
+    """Every capture's name (file name without ``.json``), sorted. The captures are part of the
+    repository, so a missing or empty directory is an error, never a reason to skip."""
+    names = sorted(p.stem for p in FIXTURES_DIR.glob("*.json"))
+    if not names:
+        raise FileNotFoundError(f"no real-vLLM captures (*.json) in {FIXTURES_DIR}")
+    return names
 
 
 @functools.cache

@@ -59,8 +59,10 @@ MODELS = _select(errors=False, path="/v1/models")
 ERRORS = _select(errors=True)
 
 
-def _params(names: list[str]) -> list[Any]:
-    return names or [pytest.param(None, marks=pytest.mark.skip(reason=f"no fixtures at {FIXTURES_DIR}"))]
+def _params(names: list[str]) -> list[str]:
+    if not names:  # an empty selection would silently skip the test
+        raise FileNotFoundError(f"no matching captures in {FIXTURES_DIR}")
+    return names
 
 
 def _raw(name: str) -> dict[str, Any]:

@@ -14,7 +14,7 @@ import math
 from typing import Any
 
 import pytest
-from golden_fixtures import FIXTURES_DIR, load_fixture, request_json
+from golden_fixtures import load_fixture, request_json
 
 from vllm_client import (
     BadRequestError,
@@ -39,8 +39,6 @@ from vllm_client._protocol.pooling import (
 )
 from vllm_client._protocol.requests import RequestSpec
 from vllm_client.testing import MockVllmServer
-
-pytestmark = pytest.mark.skipif(not FIXTURES_DIR.is_dir(), reason=f"no fixtures at {FIXTURES_DIR}")
 
 EMBEDDINGS = ["embed_basic", "embed_list", "embed_messages", "embed_token_ids", "embed_base64"]
 RERANKS = ["embed_rerank", "embed_rerank_v1_top_n", "embed_rerank_v2", "crossenc_rerank",

@@ -2,7 +2,7 @@
 
 The model is a tiny random-weight Qwen2 (``tiny``), so free text is noise: every assertion is
 on protocol facts, on things a seed makes repeatable, or on output forced by structured outputs.
-The requests mirror ../shared/fixtures/real-vllm-0.32 (same messages, same seeds), whose
+The requests mirror tests/fixtures/real-vllm-0.32 (same messages, same seeds), whose
 captures show what the server answers.
 """
 

@@ -4,7 +4,7 @@ reasoning streams, client-side think tags, legacy completion streams and cancell
 The model is a tiny random-weight Qwen2 (``tiny``): free text is noise, so the assertions are
 on protocol facts, on what a seed makes repeatable, and on output forced by
 ``structured_outputs`` / ``logit_bias`` / strict tools. The request bodies are those of
-../shared/fixtures/real-vllm-0.32 (same messages, seeds and forcing), whose captures show what
+tests/fixtures/real-vllm-0.32 (same messages, seeds and forcing), whose captures show what
 the server answers. First-token / idle timeouts cannot be forced reliably on a real server:
 the emulator tier (tests/emulator/test_client_streams.py) covers them.
 """
@@ -789,8 +789,6 @@ def test_request_bodies_match_the_fixtures() -> None:
     from .conftest import REPO_ROOT
 
     fixtures = REPO_ROOT / "tests" / "fixtures" / "real-vllm-0.32"
-    if not fixtures.is_dir():
-        pytest.skip(f"{fixtures} not found")
     strict = json.loads(json.loads((fixtures / "hermes_required_strict_stream.json").read_text())["request"]["body"])
     assert strict["tools"] == STRICT_TOOLS and strict["logit_bias"] == WS_BIAS
     two = json.loads(

@@ -419,10 +419,7 @@ def test_oversized_event_raises_stream_error() -> None:
 
 
 def _fixture_body(name: str) -> bytes:
-    path = FIXTURES / f"{name}.json"
-    if not path.exists():
-        pytest.skip("fixtures not available")
-    body: str = json.loads(path.read_text(encoding="utf-8"))["response"]["body"]
+    body: str = json.loads((FIXTURES / f"{name}.json").read_text(encoding="utf-8"))["response"]["body"]
     return body.encode("utf-8")
 
 

@@ -1,0 +1,66 @@
+"""The server variants the integration tests use: THE table (add a row for a new one).
+
+Every variant serves the tiny model as ``tiny`` on 127.0.0.1 with the common flags of
+server.py; a row adds its own ``vllm serve`` flags, an API key, environment, or a different KV
+cache size. Examples of rows to come: ``Variant("lora", "...", ("--enable-lora",
+"--lora-modules", ...))``, ``Variant("otel", "...", ("--otlp-traces-endpoint",
+"http://127.0.0.1:4317"))``, ``Variant("smallkv", "...", kv_cache_bytes=8 << 20)``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+#: default --kv-cache-memory-bytes: 128 MiB (vLLM's CPU default is GiBs)
+KV_CACHE_BYTES = 128 << 20
+
+
+def _json_arg(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    purpose: str
+    args: tuple[str, ...] = ()
+    api_key: str | None = None
+    env: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    kv_cache_bytes: int = KV_CACHE_BYTES
+
+    def serve_args(self) -> list[str]:
+        """This variant's own flags (after the common ones)."""
+        key = ["--api-key", self.api_key] if self.api_key else []
+        return ["--kv-cache-memory-bytes", str(self.kv_cache_bytes), *key, *self.args]
+
+
+#: xgrammar without free whitespace, so that a schema-forced output from random weights ends
+_SO = ("--structured-outputs-config", _json_arg({"backend": "xgrammar", "disable_any_whitespace": True}))
+_POOLING = ("--runner", "pooling", "--convert")
+
+VARIANTS: dict[str, Variant] = {
+    v.name: v
+    for v in (
+        Variant("plain", "chat and completions, structured outputs, request log lines", (*_SO, "--enable-log-requests")),
+        Variant("apikey", "authentication: 401 without the key", api_key="test-key"),
+        Variant("hermes", "tool calling", ("--enable-auto-tool-choice", "--tool-call-parser", "hermes", *_SO)),
+        Variant("r1", "reasoning, deepseek_r1 parser", ("--reasoning-parser", "deepseek_r1", *_SO)),
+        Variant(
+            "r1_sor",
+            "reasoning with structured outputs inside it (a regex can force <think>..</think>answer)",
+            ("--reasoning-parser", "deepseek_r1", "--structured-outputs-config", _json_arg({"enable_in_reasoning": True})),
+        ),
+        Variant("qwen3", "reasoning, qwen3 parser", ("--reasoning-parser", "qwen3", *_SO)),
+        Variant("embed", "embeddings, /pooling, /score, /rerank", (*_POOLING, "embed")),
+        Variant("classify", "/classify", (*_POOLING, "classify")),
+        Variant(
+            "crossenc",
+            "cross-encoder /score and /rerank (one label)",
+            (*_POOLING, "classify", "--hf-overrides", _json_arg({"num_labels": 1})),
+        ),
+    )
+}
