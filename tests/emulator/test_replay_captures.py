@@ -54,12 +54,25 @@ SERVER_VARIANTS: dict[str, dict[str, Any]] = {
     "r1": {"task": "generate", "tool_parser": None, "reasoning": "deepseek_r1"},  # --reasoning-parser deepseek_r1
     "r1_sor": {"task": "generate", "tool_parser": None, "reasoning": "deepseek_r1", "structured_in_reasoning": True},
     "qwen3": {"task": "generate", "tool_parser": None, "reasoning": "qwen3"},
+    # VLLM_ALLOW_RUNTIME_LORA_UPDATING=True --enable-lora --max-lora-rank 8 --enable-scale-out ...
+    "extras": {"task": "generate", "tool_parser": None, "max_lora_rank": 8},
     "embed": {"task": "embed"},  # --runner pooling --convert embed
     "classify": {"task": "classify", "num_labels": 2},  # --runner pooling --convert classify
     "crossenc": {"task": "classify", "num_labels": 1},  # ... --hf-overrides {"num_labels": 1}
 }
 
 CAPTURES = [n for n in fixture_names() if not n.startswith("_")]
+
+# Captures of one step of a stateful exchange (adapters loaded before it): what the server held
+# then. Each gets an emulator of its own, started in that state.
+_ONE_ADAPTER = ("lora_chat", "lora_load_twice", "lora_models", "lora_unload")
+STATE: dict[str, dict[str, Any]] = {
+    **{name: {"lora_modules": {"sql": "/adapters/sql"}} for name in _ONE_ADAPTER},
+    **{name: {} for name in ("lora_load", "lora_unload_unknown", "lora_load_rank_too_big")},
+}
+# Captures whose request names a file of the capturing machine (a LoRA adapter directory): the
+# replay writes its own (adapter_config.json of this rank) and sends that path instead.
+LOCAL_ADAPTERS = {"lora_load": 8, "lora_load_rank_too_big": 16}
 
 # Headers a client acts on: their values must match, not just their presence.
 VALUE_HEADERS = ("content-type", "allow", "x-request-id")
@@ -83,6 +96,7 @@ def server_options(fx: dict[str, Any]) -> dict[str, Any]:
         opts["think_tokens"] = None if bias.get(THINK_END_TOKEN, 0) > 0 else 10**9
     if "raw_wire" in fx["response"]:
         opts["token_rate"] = 1000.0
+    opts.update(STATE.get(fx["scenario"], {}))
     return opts
 
 
@@ -97,7 +111,7 @@ def servers() -> Iterator[dict[str, MockVllmServer]]:
 
 def server_for(servers: dict[str, MockVllmServer], fx: dict[str, Any]) -> MockVllmServer:
     opts = server_options(fx)
-    key = repr(sorted(opts.items()))
+    key = repr(sorted(opts.items())) + (fx["scenario"] if fx["scenario"] in STATE else "")
     if key not in servers:
         servers[key] = MockVllmServer(**opts).start()
     return servers[key]
@@ -383,10 +397,13 @@ def _headers(pairs: list[tuple[str, str]] | list[list[str]]) -> tuple[list[str],
 
 @pytest.mark.skipif(not FIXTURES_DIR.is_dir(), reason="real-vllm fixtures not available")
 @pytest.mark.parametrize("name", CAPTURES)
-def test_replay(name: str, servers: dict[str, MockVllmServer]) -> None:
+def test_replay(name: str, servers: dict[str, MockVllmServer], tmp_path: Path) -> None:
     fx = load_fixture(name)
     server = server_for(servers, fx)
     real = fx["response"]
+    if name in LOCAL_ADAPTERS:
+        (tmp_path / "adapter_config.json").write_text(json.dumps({"r": LOCAL_ADAPTERS[name], "bias": "none"}))
+        fx["request"]["body"] = json.dumps({**json.loads(fx["request"]["body"]), "lora_path": str(tmp_path)})
     resp, sock = send(server, fx["request"])
     try:
         if "raw_wire" in real:
@@ -435,6 +452,8 @@ def compare_success(fx: dict[str, Any], content_type: str, ours: bytes, real: by
         assert a == b, first_difference(a, b)
     elif content_type.startswith("text/plain"):  # Prometheus text (the capture is cut at 3 KiB)
         assert prometheus_lines_ok(ours) and prometheus_lines_ok(real.rsplit(b"\n", 1)[0])
+    elif fx["request"]["path"] in ("/v1/load_lora_adapter", "/v1/unload_lora_adapter"):
+        assert ours == real  # plain text without a content type: "Success: LoRA adapter ..."
     else:
         assert ours == real == b""
 

@@ -104,8 +104,9 @@ class Adapters:
             return _user_error(f"Loading lora {name} failed: No adapter found for {lora_path}", 404, "NotFoundError")
         rank = config.get("r") if isinstance(config, dict) else None
         if isinstance(rank, int) and rank > self.max_rank:
-            return _user_error(f"LoRA rank {rank} is greater than max_lora_rank {self.max_rank}.", 500,
-                               "InternalServerError")
+            return _user_error(f"Call to add_lora method failed: Worker failed with error 'LoRA rank {rank} is "
+                               f"greater than max_lora_rank {self.max_rank}.', please check the stack trace above "
+                               "for the root cause", 500, "InternalServerError")
         with self._lock:
             self._paths[name] = lora_path
         return _text(f"Success: LoRA adapter '{name}' added successfully.")

@@ -55,6 +55,13 @@ VARIANTS: dict[str, Variant] = {
             ("--reasoning-parser", "deepseek_r1", "--structured-outputs-config", _json_arg({"enable_in_reasoning": True})),
         ),
         Variant("qwen3", "reasoning, qwen3 parser", ("--reasoning-parser", "qwen3", *_SO)),
+        Variant(
+            "extras",
+            "runtime LoRA (adapters from harness/tiny_lora.py), /inference/v1/generate, /tokenizer_info",
+            ("--enable-lora", "--max-lora-rank", "8", "--max-loras", "2", "--enable-scale-out",
+             "--enable-tokenizer-info-endpoint"),
+            env=MappingProxyType({"VLLM_ALLOW_RUNTIME_LORA_UPDATING": "True"}),
+        ),
         Variant("embed", "embeddings, /pooling, /score, /rerank", (*_POOLING, "embed")),
         Variant("classify", "/classify", (*_POOLING, "classify")),
         Variant(
