@@ -6,6 +6,7 @@ keyword argument, typed results that keep the raw JSON, typed stream events, ret
 timeouts made for LLM serving. :mod:`vllm_client.testing` has a vLLM emulator for tests.
 """
 
+from ._async.audio import AsyncTranscriptionStream
 from ._async.client import AsyncVllmClient
 from ._async.conversation import AsyncConversation
 from ._async.streaming import AsyncChatStream, AsyncCompletionStream, AsyncStream
@@ -30,6 +31,7 @@ from ._errors import (
     UnprocessableEntityError,
     VllmError,
 )
+from ._protocol.audio_types import AudioUsage, Transcription, TranscriptionSegment, Translation
 from ._protocol.events import ChatStreamEvent, CompletionStreamEvent, CompletionStreamEventType, StreamEvent
 from ._protocol.pooling_types import (
     ClassificationData,
@@ -58,6 +60,7 @@ from ._protocol.types import (
     Usage,
 )
 from ._stream_metrics import StreamMetrics
+from ._sync.audio import TranscriptionStream
 from ._sync.client import VllmClient
 from ._sync.conversation import Conversation
 from ._sync.streaming import ChatStream, CompletionStream, Stream
@@ -73,7 +76,9 @@ __all__ = [
     "AsyncCompletionStream",
     "AsyncConversation",
     "AsyncStream",
+    "AsyncTranscriptionStream",
     "AsyncVllmClient",
+    "AudioUsage",
     "AuthenticationError",
     "BadRequestError",
     "ChatCompletion",
@@ -123,6 +128,10 @@ __all__ = [
     "ToolArgumentsError",
     "ToolCall",
     "ToolLoopError",
+    "Transcription",
+    "TranscriptionSegment",
+    "TranscriptionStream",
+    "Translation",
     "UnprocessableEntityError",
     "Usage",
     "VllmClient",

@@ -7,12 +7,20 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from golden_fixtures import load_fixture, response_bytes, response_headers
+from golden_fixtures import load_fixture, request_bytes, response_bytes, response_headers
 
-from vllm_client import BadRequestError, InternalServerError, ModelNotFoundError, NotFoundError
+from vllm_client import (
+    BadRequestError,
+    InternalServerError,
+    ModelNotFoundError,
+    NotFoundError,
+    UnprocessableEntityError,
+)
 from vllm_client._errors import error_from_response
 from vllm_client._json import loads
+from vllm_client._protocol.audio_types import AudioStreamDecoder, Transcription, Translation
 from vllm_client._protocol.types import ChatCompletion, ModelList
+from vllm_client.testing._audio import parse_form
 
 
 def _error(name: str) -> Any:
@@ -51,3 +59,69 @@ def test_lora_adapters_listed_with_their_parent() -> None:
     assert adapter.root and adapter.root.endswith("/cap")
     chat = ChatCompletion(loads(response_bytes(load_fixture("lora_chat"))))
     assert chat.model == "sql" and chat.content is not None and chat.usage is not None
+
+
+# --- audio -----------------------------------------------------------------------------------
+
+
+def _feed(decoder: Any, fx: dict[str, Any]) -> list[Any]:
+    """The capture's body fed to ``decoder`` in its socket reads, then closed."""
+    body, events, at = response_bytes(fx), [], 0
+    for size in fx["response"].get("chunk_sizes") or [len(response_bytes(fx))]:
+        events += decoder.feed(body[at:at + size])
+        at += size
+    decoder.close()
+    return events
+
+
+def test_audio_json_answers() -> None:
+    t = Transcription(loads(response_bytes(load_fixture("audio_transcription_json"))))
+    assert t.text and t.usage is not None and (t.usage.type, t.usage.seconds) == ("duration", 2.0)
+    as_text = load_fixture("audio_transcription_text")
+    assert response_headers(as_text)["content-type"] == "application/json"  # "text" is JSON on vLLM
+    assert Transcription(loads(response_bytes(as_text))).text == t.text
+    verbose = Transcription(loads(response_bytes(load_fixture("audio_transcription_verbose_json"))))
+    assert (verbose.language, verbose.duration, verbose.segments, verbose.usage) == ("en", 2.0, [], None)
+    translated = Translation(loads(response_bytes(load_fixture("audio_translation_json"))))
+    assert translated.text and translated.usage is None
+
+
+@pytest.mark.parametrize("name", ["audio_transcription_stream", "audio_transcription_stream_continuous_usage",
+                                  "audio_translation_stream"])
+def test_audio_streams(name: str) -> None:
+    fx = load_fixture(name)
+    translation = "translation" in name
+    decoder = AudioStreamDecoder(translation=translation)
+    events = _feed(decoder, fx)
+    kinds = [type(e).__name__ for e in events]
+    assert kinds.count("Finish") == 1 and kinds[-1] == "Done"
+    assert ("Usage" in kinds) is (not translation)  # the translation capture did not ask for usage
+    final = decoder.final()
+    assert isinstance(final, Translation if translation else Transcription)
+    assert final.text == "".join(e.text for e in events if type(e).__name__ == "Text") and final.text
+    assert final.finish_reason == "length"
+    if not translation:
+        assert final.usage is not None and (final.usage.prompt_tokens, final.usage.completion_tokens) == (204, 12)
+
+
+@pytest.mark.parametrize(("name", "cls", "message"), [
+    ("audio_err_not_audio", BadRequestError, "Invalid or unsupported audio file."),
+    ("audio_err_language", BadRequestError, "Unsupported language: 'xx'."),
+    ("audio_err_format_srt", BadRequestError, "Currently only support response_format"),
+    ("audio_err_stream_verbose_json", BadRequestError, "verbose_json format doesn't support streaming case"),
+    ("audio_err_stream_options_without_stream", BadRequestError, "Stream options can only be defined"),
+    ("audio_err_missing_file", BadRequestError, "Field required"),
+    ("audio_err_file_as_string", UnprocessableEntityError, "Expected 'file' to be a file-like object"),
+    ("audio_err_unknown_model", ModelNotFoundError, "The model `nope` does not exist."),
+    ("audio_chat_unsupported", NotFoundError, "Not Found"),
+])
+def test_audio_errors(name: str, cls: type[Exception], message: str) -> None:
+    err = _error(name)
+    assert type(err) is cls and message in str(err)
+
+
+def test_our_multipart_is_what_the_server_took() -> None:
+    """The captured uploads were encoded by the client's own encoder; decode one back."""
+    fx = load_fixture("audio_transcription_json")
+    form = parse_form(fx["request"]["headers"]["content-type"], request_bytes(fx))
+    assert form["language"] == "en" and form["file"].filename == "talk.wav" and form["file"].data[:4] == b"RIFF"

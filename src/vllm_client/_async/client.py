@@ -23,6 +23,7 @@ from .._protocol.deadlines import attempt_timeout
 from .._protocol.requests import RequestSpec, build_simple
 from .._protocol.types import RequestTiming
 from .._transport.async_http import AsyncResponse, AsyncTransport, sleep
+from .audio import AsyncAudio
 from .chat import AsyncChat
 from .completions import AsyncCompletions
 from .conversation import AsyncConversation
@@ -80,6 +81,7 @@ class AsyncVllmClient(AsyncPoolingMixin):
         self.embeddings = AsyncEmbeddings(self)
         self.server = AsyncServer(self)
         self.lora = AsyncLora(self)
+        self.audio = AsyncAudio(self)
 
     # -- configuration ---------------------------------------------------------------------
     @property

@@ -24,6 +24,7 @@ from .._protocol.deadlines import attempt_timeout
 from .._protocol.requests import RequestSpec, build_simple
 from .._protocol.types import RequestTiming
 from .._transport.sync_http import SyncResponse, SyncTransport, sleep
+from .audio import Audio
 from .chat import Chat
 from .completions import Completions
 from .conversation import Conversation
@@ -81,6 +82,7 @@ class VllmClient(PoolingMixin):
         self.embeddings = Embeddings(self)
         self.server = Server(self)
         self.lora = Lora(self)
+        self.audio = Audio(self)
 
     # -- configuration ---------------------------------------------------------------------
     @property

@@ -50,6 +50,7 @@ _TASK_ROUTES: dict[str | None, tuple[str, ...]] = {
     "generate": (),
     "embed": ("/v1/embeddings", "/pooling", *_SCORE_ROUTES),
     "classify": ("/classify", "/pooling"),
+    "transcription": (),
 }
 
 

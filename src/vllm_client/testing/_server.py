@@ -17,6 +17,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
+from . import _audio as audio
 from . import _endpoints as ep
 from . import _generate as gen
 from . import _lora as lora_routes
@@ -71,10 +72,11 @@ class MockVllmServer:
     vLLM's errors for that configuration, see `_validate`):
 
     * `api_key`: `--api-key`.
-    * `task`: None serves everything (generation and every pooling endpoint) from one
+    * `task`: None serves everything (generation, every pooling endpoint, audio) from one
       server; "generate", "embed" or "classify" serve only what vLLM serves for
       `--runner generate` / `--runner pooling --convert embed|classify` (a classifier with
-      `num_labels=1` is a cross-encoder: it scores and reranks too); the rest is 404.
+      `num_labels=1` is a cross-encoder: it scores and reranks too); "transcription" what a
+      Whisper model serves (the audio routes, no chat); the rest is 404.
     * `tool_parser`: `--enable-auto-tool-choice --tool-call-parser NAME` (default "hermes");
       None: started without them, so tool_choice "auto", "required" and named are refused.
     * `reasoning`: `--reasoning-parser NAME` ("qwen3", "deepseek_r1"; True: qwen3).
@@ -458,6 +460,8 @@ class MockVllmServer:
         elif req.path.startswith("/v1/responses/"):
             response_id = req.path.removeprefix("/v1/responses/").removesuffix("/cancel")
             await self._send_json(conn, 404, resp.not_found(response_id), extra)
+        elif req.path in audio.ROUTES:
+            await self._audio(conn, req, extra)
         elif req.path in lora_routes.ROUTES:
             await self._send(conn, self.adapters.handle(req.path, req.headers.get("content-type"), req.body,
                                                         self.models), extra)
@@ -468,6 +472,21 @@ class MockVllmServer:
             await self._send_json(conn, status, obj, extra)
         else:
             await self._simple(conn, req, extra)
+
+    async def _audio(self, conn: Connection, req: RecordedRequest, extra: Headers) -> None:
+        kind = "transcription" if req.path.endswith("/transcriptions") else "translation"
+        answer = audio.handle(kind, req.headers.get("content-type"), req.body, model=self.model, served=self.served,
+                              max_model_len=self.max_model_len,
+                              request_id=req.headers.get("x-request-id") or shapes.random_hex())
+        if answer.events is None:
+            await self._send_json(conn, answer.status, answer.body, extra)
+            return
+        fault = self._script.take_stream_fault(req.path)
+        self._running += 1
+        try:
+            await self._stream(conn, iter([(e, True) for e in answer.events]), extra, fault)
+        finally:
+            self._running -= 1
 
     def _authorized(self, req: RecordedRequest) -> bool:
         return req.headers.get("authorization", "") == f"Bearer {self.api_key}"
@@ -584,7 +603,7 @@ class MockVllmServer:
         key = (tuple(self.served), self.max_model_len, self.tool_parser, self.reasoning_parser,
                self.eos_probability, self.think_tokens, self.structured_in_reasoning)
         if self._knobs_cache is None or self._knobs_cache[0] != key:
-            facts = val.Facts(key[0], self.max_model_len, self.tool_parser)
+            facts = val.Facts(key[0], self.max_model_len, self.tool_parser, tuple(self.models))
             settings = ep.Settings(
                 max_model_len=self.max_model_len,
                 reasoning_parser=self.reasoning_parser,

@@ -31,6 +31,9 @@ class Variant:
     api_key: str | None = None
     env: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     kv_cache_bytes: int = KV_CACHE_BYTES
+    #: which tiny model it serves: "tiny" (tiny_model.py, served as "tiny") or "whisper"
+    #: (tiny_whisper.py, served as "whisper"); its own flags may override the common ones
+    model: str = "tiny"
 
     def serve_args(self) -> list[str]:
         """This variant's own flags (after the common ones)."""
@@ -61,6 +64,14 @@ VARIANTS: dict[str, Variant] = {
             ("--enable-lora", "--max-lora-rank", "8", "--max-loras", "2", "--enable-scale-out",
              "--enable-tokenizer-info-endpoint"),
             env=MappingProxyType({"VLLM_ALLOW_RUNTIME_LORA_UPDATING": "True"}),
+        ),
+        Variant(
+            "whisper",
+            "speech to text (/v1/audio/transcriptions, /v1/audio/translations) on a tiny random Whisper",
+            # 12 tokens of output (16 - the 4-token decoder prompt); the encoder's 1500 positions
+            # must fit one batch
+            ("--max-model-len", "16", "--max-num-batched-tokens", "2048"),
+            model="whisper",
         ),
         Variant("embed", "embeddings, /pooling, /score, /rerank", (*_POOLING, "embed")),
         Variant("classify", "/classify", (*_POOLING, "classify")),
