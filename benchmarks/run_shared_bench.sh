@@ -7,6 +7,7 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BENCH=${BENCH_DIR:-$ROOT/../shared/bench}
+[[ -d $BENCH ]] || BENCH=$ROOT/../../shared/bench   # a worktree one level deeper
 VENV=${BENCH_VENV:-$ROOT/.bench/venv}
 if [[ ! -x $VENV/bin/python ]]; then
   python3 -m venv "$VENV"
@@ -16,6 +17,6 @@ fi
 mkdir -p "$ROOT/.bench"
 cd "$BENCH"
 exec "$VENV/bin/python" bench_clients.py \
-  -c "${CONTENDERS:-vllm-client-async,vllm-client-sync,raw-aiohttp,raw-httpx-sync,openai-async,openai-sync}" \
+  -c "${CONTENDERS:-vllm-client-async,vllm-client-sync,raw-aiohttp,raw-aiohttp-msgspec,raw-httpx-sync,openai-async,openai-sync}" \
   -w "${WORKLOADS:-a,b,c,d,e}" --rounds "${ROUNDS:-3}" ${QUICK:+--quick} \
   --json "$ROOT/.bench/results.json" --md "$ROOT/.bench/report.md"

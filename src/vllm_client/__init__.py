@@ -6,135 +6,137 @@ keyword argument, typed results that keep the raw JSON, typed stream events, ret
 timeouts made for LLM serving. :mod:`vllm_client.testing` has a vLLM emulator for tests.
 """
 
-from ._async.audio import AsyncTranscriptionStream
-from ._async.client import AsyncVllmClient
-from ._async.conversation import AsyncConversation
-from ._async.streaming import AsyncChatStream, AsyncCompletionStream, AsyncStream
-from ._config import Limits, Timeout
-from ._errors import (
-    APIConnectionError,
-    APIError,
-    APITimeoutError,
-    AuthenticationError,
-    BadRequestError,
-    ConflictError,
-    InternalServerError,
-    ModelNotFoundError,
-    NotFoundError,
-    PermissionDeniedError,
-    RateLimitError,
-    ResponseParseError,
-    ServiceUnavailableError,
-    StreamError,
-    StreamTimeoutError,
-    ToolArgumentsError,
-    UnprocessableEntityError,
-    VllmError,
-)
-from ._protocol.audio_types import AudioUsage, Transcription, TranscriptionSegment, Translation
-from ._protocol.events import ChatStreamEvent, CompletionStreamEvent, CompletionStreamEventType, StreamEvent
-from ._protocol.pooling_types import (
-    ClassificationData,
-    ClassificationResult,
-    EmbeddingData,
-    EmbeddingResponse,
-    PoolingData,
-    PoolingResult,
-    RerankItem,
-    RerankResult,
-    ScoreData,
-    ScoreResult,
-    TokenizeResult,
-)
-from ._protocol.types import (
-    ChatCompletion,
-    Choice,
-    Completion,
-    CompletionChoice,
-    Function,
-    Message,
-    Model,
-    ModelList,
-    RequestTiming,
-    ToolCall,
-    Usage,
-)
-from ._stream_metrics import StreamMetrics
-from ._sync.audio import TranscriptionStream
-from ._sync.client import VllmClient
-from ._sync.conversation import Conversation
-from ._sync.streaming import ChatStream, CompletionStream, Stream
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 from ._version import __version__
-from .structured import ParsedChatCompletion, ParsedCompletion, StructuredOutputError
-from .tools import ToolLoopError
+
+# Where each public name lives. Nothing is imported until a name is first used
+# (PEP 562 ``__getattr__``): ``import vllm_client`` stays a few milliseconds, a sync-only
+# program never loads asyncio or aiohttp, and the CLI pays only for what its command
+# uses (measured: benchmarks/import_time.py). tests/unit/test_lazy_imports.py checks that
+# this table, the ``TYPE_CHECKING`` imports below and ``__all__`` agree.
+_LAZY: dict[str, tuple[str, ...]] = {
+    "._async.audio": ("AsyncTranscriptionStream",),
+    "._async.client": ("AsyncVllmClient",),
+    "._async.conversation": ("AsyncConversation",),
+    "._async.streaming": ("AsyncChatStream", "AsyncCompletionStream", "AsyncStream"),
+    "._config": ("Limits", "Timeout"),
+    "._errors": (
+        "APIConnectionError", "APIError", "APITimeoutError", "AuthenticationError", "BadRequestError", "ConflictError",
+        "InternalServerError", "ModelNotFoundError", "NotFoundError", "PermissionDeniedError", "RateLimitError",
+        "ResponseParseError", "ServiceUnavailableError", "StreamError", "StreamTimeoutError", "ToolArgumentsError",
+        "UnprocessableEntityError", "VllmError",
+    ),
+    "._protocol.audio_types": ("AudioUsage", "Transcription", "TranscriptionSegment", "Translation"),
+    "._protocol.events": ("ChatStreamEvent", "CompletionStreamEvent", "CompletionStreamEventType", "StreamEvent"),
+    "._protocol.pooling_types": (
+        "ClassificationData", "ClassificationResult", "EmbeddingData", "EmbeddingResponse", "PoolingData",
+        "PoolingResult", "RerankItem", "RerankResult", "ScoreData", "ScoreResult", "TokenizeResult",
+    ),
+    "._protocol.types": (
+        "ChatCompletion", "Choice", "Completion", "CompletionChoice", "Function", "Message", "Model", "ModelList",
+        "RequestTiming", "ToolCall", "Usage",
+    ),
+    "._stream_metrics": ("StreamMetrics",),
+    "._sync.audio": ("TranscriptionStream",),
+    "._sync.client": ("VllmClient",),
+    "._sync.conversation": ("Conversation",),
+    "._sync.streaming": ("ChatStream", "CompletionStream", "Stream"),
+    ".structured": ("ParsedChatCompletion", "ParsedCompletion", "StructuredOutputError"),
+    ".tools": ("ToolLoopError",),
+}
+_MODULE_OF = {name: module for module, names in _LAZY.items() for name in names}
+
+if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
+    from ._async.audio import AsyncTranscriptionStream
+    from ._async.client import AsyncVllmClient
+    from ._async.conversation import AsyncConversation
+    from ._async.streaming import AsyncChatStream, AsyncCompletionStream, AsyncStream
+    from ._config import Limits, Timeout
+    from ._errors import (
+        APIConnectionError,
+        APIError,
+        APITimeoutError,
+        AuthenticationError,
+        BadRequestError,
+        ConflictError,
+        InternalServerError,
+        ModelNotFoundError,
+        NotFoundError,
+        PermissionDeniedError,
+        RateLimitError,
+        ResponseParseError,
+        ServiceUnavailableError,
+        StreamError,
+        StreamTimeoutError,
+        ToolArgumentsError,
+        UnprocessableEntityError,
+        VllmError,
+    )
+    from ._protocol.audio_types import AudioUsage, Transcription, TranscriptionSegment, Translation
+    from ._protocol.events import ChatStreamEvent, CompletionStreamEvent, CompletionStreamEventType, StreamEvent
+    from ._protocol.pooling_types import (
+        ClassificationData,
+        ClassificationResult,
+        EmbeddingData,
+        EmbeddingResponse,
+        PoolingData,
+        PoolingResult,
+        RerankItem,
+        RerankResult,
+        ScoreData,
+        ScoreResult,
+        TokenizeResult,
+    )
+    from ._protocol.types import (
+        ChatCompletion,
+        Choice,
+        Completion,
+        CompletionChoice,
+        Function,
+        Message,
+        Model,
+        ModelList,
+        RequestTiming,
+        ToolCall,
+        Usage,
+    )
+    from ._stream_metrics import StreamMetrics
+    from ._sync.audio import TranscriptionStream
+    from ._sync.client import VllmClient
+    from ._sync.conversation import Conversation
+    from ._sync.streaming import ChatStream, CompletionStream, Stream
+    from .structured import ParsedChatCompletion, ParsedCompletion, StructuredOutputError
+    from .tools import ToolLoopError
 
 __all__ = [
-    "APIConnectionError",
-    "APIError",
-    "APITimeoutError",
-    "AsyncChatStream",
-    "AsyncCompletionStream",
-    "AsyncConversation",
-    "AsyncStream",
-    "AsyncTranscriptionStream",
-    "AsyncVllmClient",
-    "AudioUsage",
-    "AuthenticationError",
-    "BadRequestError",
-    "ChatCompletion",
-    "ChatStream",
-    "ChatStreamEvent",
-    "Choice",
-    "ClassificationData",
-    "ClassificationResult",
-    "Completion",
-    "CompletionChoice",
-    "CompletionStream",
-    "CompletionStreamEvent",
-    "CompletionStreamEventType",
-    "ConflictError",
-    "Conversation",
-    "EmbeddingData",
-    "EmbeddingResponse",
-    "Function",
-    "InternalServerError",
-    "Limits",
-    "Message",
-    "Model",
-    "ModelList",
-    "ModelNotFoundError",
-    "NotFoundError",
-    "ParsedChatCompletion",
-    "ParsedCompletion",
-    "PermissionDeniedError",
-    "PoolingData",
-    "PoolingResult",
-    "RateLimitError",
-    "RequestTiming",
-    "RerankItem",
-    "RerankResult",
-    "ResponseParseError",
-    "ScoreData",
-    "ScoreResult",
-    "ServiceUnavailableError",
-    "Stream",
-    "StreamError",
-    "StreamEvent",
-    "StreamMetrics",
-    "StreamTimeoutError",
-    "StructuredOutputError",
-    "Timeout",
-    "TokenizeResult",
-    "ToolArgumentsError",
-    "ToolCall",
-    "ToolLoopError",
-    "Transcription",
-    "TranscriptionSegment",
-    "TranscriptionStream",
-    "Translation",
-    "UnprocessableEntityError",
-    "Usage",
-    "VllmClient",
-    "VllmError",
+    "APIConnectionError", "APIError", "APITimeoutError", "AsyncChatStream", "AsyncCompletionStream",
+    "AsyncConversation", "AsyncStream", "AsyncTranscriptionStream", "AsyncVllmClient", "AudioUsage",
+    "AuthenticationError", "BadRequestError", "ChatCompletion", "ChatStream", "ChatStreamEvent", "Choice",
+    "ClassificationData", "ClassificationResult", "Completion", "CompletionChoice", "CompletionStream",
+    "CompletionStreamEvent", "CompletionStreamEventType", "ConflictError", "Conversation", "EmbeddingData",
+    "EmbeddingResponse", "Function", "InternalServerError", "Limits", "Message", "Model", "ModelList",
+    "ModelNotFoundError", "NotFoundError", "ParsedChatCompletion", "ParsedCompletion", "PermissionDeniedError",
+    "PoolingData", "PoolingResult", "RateLimitError", "RequestTiming", "RerankItem", "RerankResult",
+    "ResponseParseError", "ScoreData", "ScoreResult", "ServiceUnavailableError", "Stream", "StreamError",
+    "StreamEvent", "StreamMetrics", "StreamTimeoutError", "StructuredOutputError", "Timeout", "TokenizeResult",
+    "ToolArgumentsError", "ToolCall", "ToolLoopError", "Transcription", "TranscriptionSegment",
+    "TranscriptionStream", "Translation", "UnprocessableEntityError", "Usage", "VllmClient", "VllmError",
     "__version__",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(module, __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_MODULE_OF})

@@ -7,7 +7,7 @@ and ask it for everything but the sending itself.
 
 from __future__ import annotations
 
-import platform
+import sys
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -21,7 +21,7 @@ from ._version import __version__
 
 __all__ = ["ClientCore", "SharedState"]
 
-USER_AGENT = f"vllm-client/{__version__} python/{platform.python_version()}"
+USER_AGENT = f"vllm-client/{__version__} python/{'.'.join(map(str, sys.version_info[:3]))}"  # (not platform: ~1.5 ms)
 
 
 class SharedState:

@@ -1,8 +1,10 @@
-"""The one place that chooses the JSON library.
+"""The one place that chooses the JSON library for dicts.
 
 orjson, chosen by measurement (``../shared/bench``): it halves the per-chunk decode
 cost of ``json.loads`` on vLLM's stream chunks and serialises request bodies straight
-to bytes. Everything else imports ``dumps``/``loads`` from here.
+to bytes. Everything else imports ``dumps``/``loads`` from here. The one exception is
+the plain stream chunk, decoded by msgspec into typed structs
+(:mod:`._protocol.plain_chunks`, which says what was measured).
 """
 
 from __future__ import annotations

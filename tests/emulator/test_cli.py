@@ -392,3 +392,35 @@ def test_the_library_does_not_import_the_cli_dependencies() -> None:
     code = "import sys, vllm_client, vllm_client.cli; print(sorted({'typer', 'rich'} & set(sys.modules)))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_the_command_table_names_every_registered_command() -> None:
+    from vllm_client.cli._commands import COMMAND_MODULES
+
+    app = get_app()
+    registered = {command.name for command in app.registered_commands}
+    assert registered == set(COMMAND_MODULES)
+
+
+def test_a_command_imports_only_its_own_module(vllm_mock: MockVllmServer) -> None:
+    """``vllm-client version`` needs neither rich, the other commands nor the emulator:
+    startup time is most of what a one-shot command costs (benchmarks/import_time.py)."""
+    code = ("import sys\nfrom vllm_client.cli import main\n"
+            f"sys.argv = ['vllm-client', 'version', '--base-url', {vllm_mock.base_url!r}]\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in sys.modules if m.startswith(('rich', 'vllm_client.cli._', 'vllm_client.testing'))))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    version, loaded = result.stdout.strip().splitlines()
+    assert version == vllm_mock.version
+    assert loaded == str(["vllm_client.cli._app", "vllm_client.cli._commands", "vllm_client.cli._info",
+                          "vllm_client.cli._output", "vllm_client.cli._params"])
+
+
+def test_version_flag_registers_no_command() -> None:
+    code = ("import sys\nfrom vllm_client.cli import main\nsys.argv = ['vllm-client', '--version']\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in sys.modules if m.startswith(('rich', 'vllm_client.cli._'))))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert result.stdout.splitlines() == [f"vllm-client {__version__}",
+                                          str(["vllm_client.cli._app", "vllm_client.cli._commands",
+                                               "vllm_client.cli._output"])]

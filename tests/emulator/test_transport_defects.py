@@ -123,7 +123,7 @@ def test_sync_streams_read_to_the_end_reuse_one_connection() -> None:
         for _ in range(5):
             with client.chat.completions.create(model="m", messages=MESSAGES, stream=True) as stream:
                 assert stream.collect_content() == "Hello"
-            assert client._transport.pool_stats() == {"idle": 1, "in_use": 0}
+            assert client._transport.pool_stats() == {"idle": 1, "in_use": 0, "opened": 1}
         assert server.connections == 1 and len(server.requests) == 5
 
 
@@ -146,7 +146,7 @@ def test_a_body_that_does_not_end_after_done_only_costs_the_connection() -> None
         with client.chat.completions.create(model="m", messages=MESSAGES, stream=True) as stream:
             assert stream.collect_content() == "Hello"
         assert server.client_closed.wait(5)
-        assert client._transport.pool_stats() == {"idle": 0, "in_use": 0}
+        assert client._transport.pool_stats() == {"idle": 0, "in_use": 0, "opened": 1}
 
 
 # --- Timeout.total covers the whole call, retries included -------------------------------------

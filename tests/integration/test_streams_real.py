@@ -302,6 +302,28 @@ def test_stream_method_text_stream_and_collect_content(vllm_plain: RealServer) -
         assert client._transport.pool_stats()["in_use"] == 0
 
 
+def test_streams_read_to_the_end_reuse_their_connection(vllm_plain: RealServer) -> None:
+    """Five streams, one after another, on one keep-alive connection (vLLM ends the chunked
+    body right after [DONE]); the async client keeps its connection too."""
+    req: dict[str, Any] = {"messages": MESSAGES, "max_tokens": 4, "seed": 42}
+    with vllm_plain.client() as client:
+        for _ in range(5):
+            with client.chat.completions.create(stream=True, **req) as stream:
+                assert stream.final().finish_reason is not None
+        assert client._transport.pool_stats() == {"idle": 1, "in_use": 0, "opened": 1}
+
+    async def run() -> int:
+        async with vllm_plain.aclient() as aclient:
+            for _ in range(5):
+                async with await aclient.chat.completions.create(stream=True, **req) as astream:
+                    assert (await astream.final()).finish_reason is not None
+            session = aclient._transport._session
+            assert session is not None and session.connector is not None
+            return sum(len(v) for v in session.connector._conns.values())  # idle keep-alive connections
+
+    assert asyncio.run(run()) == 1
+
+
 def test_continuous_usage_stats(vllm_plain: RealServer) -> None:
     # chat_stream_continuous_usage.json
     req: dict[str, Any] = {"messages": MESSAGES, "max_tokens": 6, "seed": 1234}
@@ -539,6 +561,10 @@ async def test_async_task_cancellation_aborts_the_generation(vllm_plain: RealSer
 
             task = asyncio.ensure_future(consume())
             await asyncio.wait_for(got_three.wait(), timeout=60)
+            if task.done():  # starved: the whole answer was already buffered and read in one go
+                await task
+                logs.append(f"attempt {attempt + 1} ({rid}): the stream ended before the cancel")
+                continue
             task.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await task

@@ -247,6 +247,102 @@ def test_stream_ending_without_finish_completes_at_end() -> None:
     assert len(completes(state.end())) == 0
 
 
+def test_interleaved_tool_calls_complete_whole_and_once() -> None:
+    """Pieces of calls 0 and 1 alternate: call 0 is not complete when call 1 starts
+    (its arguments are not a whole object yet), only once its last piece arrives."""
+    chunks = [role(), tool_chunk(tc(0, id="a", name="f", args='{"x": ')), tool_chunk(tc(1, id="b", name="g")),
+              tool_chunk(tc(0, args="1}")), tool_chunk(tc(1, args='{"y": 2}')), chunk(ch(finish="tool_calls"))]
+    events: list[Any] = []
+    state = ChatStreamState()
+    per_chunk = []
+    for c in chunks:
+        out = state.feed(c)
+        per_chunk.append(completes(out))
+        events += out
+    assert [len(c) for c in per_chunk] == [0, 0, 0, 1, 0, 1]  # call 0 with its last piece, call 1 at finish
+    done = completes(events)
+    assert [(c.tool_call.name, c.tool_call.parse_args()) for c in done] == [("f", {"x": 1}), ("g", {"y": 2})]
+    assert [t.arguments for t in state.final().tool_calls] == ['{"x": 1}', '{"y": 2}']
+
+
+def test_call_with_broken_arguments_completes_at_finish() -> None:
+    chunks = [role(), tool_chunk(tc(0, id="a", name="f", args='{"x": 1')), tool_chunk(tc(1, id="b", name="g")),
+              tool_chunk(tc(1, args="{}")), chunk(ch(finish="tool_calls"))]
+    events, state = run(chunks)
+    done = completes(events)
+    assert [c.tool_call.name for c in done] == ["f", "g"]  # f (never whole) only when the choice finished
+    assert [t.arguments for t in state.final().tool_calls] == ['{"x": 1', "{}"]
+    assert events.index(done[0]) > max(i for i, e in enumerate(events) if isinstance(e, ToolCallDelta))
+    assert done[0].tool_call.arguments == '{"x": 1'
+
+
+_arg_values = st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.text(max_size=6)
+_arg_objects = st.dictionaries(st.text(min_size=1, max_size=5), _arg_values | st.lists(_arg_values, max_size=3),
+                               max_size=4)
+
+
+@st.composite
+def interleaved_tool_calls(draw: st.DrawFn) -> tuple[list[dict[str, Any]], list[tuple[int, int]], list[str]]:
+    """1-4 calls whose argument text (a whole JSON object) is cut into fragments, the
+    calls' pieces merged in a random order that keeps each call's own order. Returns
+    the chunks, (call, piece) per chunk, and each call's whole arguments."""
+    per_call: list[list[dict[str, Any]]] = []
+    whole: list[str] = []
+    for t in range(draw(st.integers(1, 4))):
+        args = json.dumps(draw(_arg_objects), ensure_ascii=draw(st.booleans()))
+        cuts = sorted(set(draw(st.lists(st.integers(1, len(args) - 1), max_size=6))))
+        frags = [args[a:b] for a, b in zip([0, *cuts], [*cuts, len(args)], strict=True)]
+        first = tc(t, id=f"call_{t}", name=f"fn{t}", args=frags[0] if draw(st.booleans()) else None)
+        rest = frags[1:] if first["function"].get("arguments") else frags
+        per_call.append([first] + [tc(t, args=f) for f in rest])
+        whole.append(args)
+    order: list[tuple[int, int]] = []
+    cursors = dict.fromkeys(range(len(per_call)), 0)
+    while cursors:
+        t = draw(st.sampled_from(sorted(cursors)))
+        order.append((t, cursors[t]))
+        cursors[t] += 1
+        if cursors[t] == len(per_call[t]):
+            del cursors[t]
+    return [tool_chunk(per_call[t][k]) for t, k in order], order, whole
+
+
+@settings(max_examples=300, deadline=None)
+@given(interleaved_tool_calls(), st.booleans())
+def test_any_interleaving_completes_each_call_once_whole_and_as_soon_as_complete(
+        case: tuple[list[dict[str, Any]], list[tuple[int, int]], list[str]], finish: bool) -> None:
+    chunks, order, whole = case
+    state = ChatStreamState()
+    seen: list[list[Any]] = [state.feed(role())]
+    seen += [state.feed(c) for c in chunks]
+    seen.append(state.feed(chunk(ch(finish="tool_calls"))) if finish else state.end())
+    completed_at = {int(c.tool_call.id.split("_")[1]): i for i, out in enumerate(seen) for c in completes(out)}
+    done = [c for out in seen for c in completes(out)]
+    # Once per call, never truncated: the arguments are the whole text, parsed as sent.
+    assert sorted(completed_at) == list(range(len(whole))) and len(done) == len(whole)
+    for c in done:
+        t = int(c.tool_call.id.split("_")[1])
+        assert c.tool_call.arguments == whole[t]
+        assert c.tool_call.parse_args() == json.loads(whole[t])
+        assert c.tool_call.name == f"fn{t}"
+    # As soon as complete: the chunk that brought its last piece, or the first chunk of a
+    # later call if that came after; a call no later call follows completes at the end.
+    for t in range(len(whole)):
+        last_piece = 1 + max(i for i, (u, _) in enumerate(order) if u == t)
+        later = [1 + i for i, (u, k) in enumerate(order) if u > t and k == 0]
+        expected = max(last_piece, min(later)) if later else len(seen) - 1
+        assert completed_at[t] == expected
+        position = seen[completed_at[t]]
+        if completed_at[t] == last_piece:  # after the call's own last delta in that chunk
+            deltas = [i for i, e in enumerate(position) if isinstance(e, ToolCallDelta) and e.index == t]
+            assert position.index(next(c for c in completes(position) if c.tool_call.id == f"call_{t}")) > deltas[-1]
+    assert [tc_.arguments for tc_ in state.final().tool_calls] == whole
+    # The byte path (typed plain decoding first) gives the same events.
+    body = sse(role(), *chunks, *([chunk(ch(finish="tool_calls"))] if finish else [])) + b"data: [DONE]\n\n"
+    flat = [e for out in seen for e in out]
+    assert _decode_reads(body, [])[: len(flat)] == flat
+
+
 def test_content_then_tool_call() -> None:
     chunks = [role(), chunk(ch(content="Let me check.")), tool_chunk(tc(0, id="a", name="f")),
               tool_chunk(tc(0, args="{}")), chunk(ch(finish="tool_calls"))]
@@ -458,8 +554,10 @@ def generated_stream(draw: st.DrawFn) -> tuple[list[dict[str, Any]], dict[int, s
     want_content: dict[int, str] = {}
     want_args: dict[int, list[str]] = {}
     for i in range(n):
+        thoughts = draw(st.lists(_text, max_size=3))
         pieces = draw(st.lists(_text, max_size=6))
-        seq = [chunk(ch(i, role="assistant", content=""))] + [chunk(ch(i, content=p)) for p in pieces]
+        seq = [chunk(ch(i, role="assistant", content=""))] + [chunk(ch(i, reasoning=p)) for p in thoughts]
+        seq += [chunk(ch(i, content=p)) for p in pieces]
         want_content[i] = "".join(pieces)
         want_args[i] = []
         for t in range(draw(st.integers(0, 3))):
@@ -502,6 +600,9 @@ def test_generated_streams_assemble_exactly(case: tuple[list[dict[str, Any]], di
         i, t = (int(x) for x in c.tool_call.id.split("_")[1:])
         assert c.tool_call.arguments == want_args[i][t]
     assert isinstance(events[-1], Done)
-    # The byte path gives the same events as the dict path.
+    # The byte path (typed plain chunks first, dicts for the rest) gives the same events and answer.
     body = sse(*chunks, usage_chunk()) + b"data: [DONE]\n\n"
-    assert _decode_reads(body, []) == events
+    dec = ChatStreamDecoder()
+    assert dec.feed(body) == events
+    assert dec.final().raw == final.raw
+    assert dec.chunks == len(chunks) + 1

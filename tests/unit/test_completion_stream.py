@@ -124,3 +124,8 @@ def test_random_interleavings_assemble(per_choice: list[list[str]], rnd: Any) ->
     for i in seen:
         assert state.final().choices[seen.index(i)].text == "".join(per_choice[i])
         assert collect_text(events, i) == "".join(per_choice[i])
+    # The byte path (typed plain chunks first, dicts for the rest) gives the same events and answer.
+    dec = CompletionStreamDecoder()
+    assert dec.feed(sse(*merged)) == events
+    assert dec.final().raw == state.final().raw
+    assert dec.chunks == len(merged)

@@ -75,6 +75,7 @@ _VALID: dict[str, Any] = {
     "presence_penalty": 0.5, "frequency_penalty": -0.5, "n": 2, "max_tokens": 16, "max_completion_tokens": 16,
     "min_tokens": 1, "seed": 7, "stop": ["END"], "stop_token_ids": [1, 2], "top_logprobs": 0, "logprobs": True,
     "model": "m", "response_format": {"type": "json_object"}, "prompt_logprobs": 1,
+    "tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}],
 }
 
 

@@ -70,10 +70,19 @@ def reference_parse(raw: bytes) -> list[SSEEvent]:
 
 
 def feed_all(chunks: list[bytes], decoder: SSEDecoder | None = None) -> list[SSEEvent]:
+    """Every event of ``chunks``; also checks that ``feed_data`` (on a twin decoder) yields
+    exactly their ``data`` and ends in the same state, so every test covers both APIs."""
+    twin = SSEDecoder(max_event_size=decoder._max) if decoder is not None else SSEDecoder()
+    twin._last_id = decoder.last_event_id if decoder is not None else None
     decoder = decoder or SSEDecoder()
     events: list[SSEEvent] = []
+    data: list[bytes] = []
     for chunk in chunks:
         events.extend(decoder.feed(chunk))
+        data.extend(twin.feed_data(chunk))
+    assert data == [event.data for event in events]
+    assert (twin.last_event_id, twin.retry, twin.pending_bytes) == (decoder.last_event_id, decoder.retry,
+                                                                    decoder.pending_bytes)
     return events + decoder.flush()
 
 

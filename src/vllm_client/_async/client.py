@@ -250,7 +250,7 @@ class AsyncVllmClient(AsyncPoolingMixin):
         """A non-streamed call: the decoded JSON body and its timing."""
         response, request_id, sent_at, start = await self._send(spec, _server)
         first_byte = time.perf_counter() - start
-        data = await response.aread()
+        data = await _read_body(response, spec)
         timing = RequestTiming(sent_at, first_byte, time.perf_counter() - start)
         try:
             return loads(data), timing
@@ -263,8 +263,16 @@ class AsyncVllmClient(AsyncPoolingMixin):
         """A non-streamed call returning the raw body (plain-text endpoints)."""
         response, _, sent_at, start = await self._send(spec)
         first_byte = time.perf_counter() - start
-        data = await response.aread()
+        data = await _read_body(response, spec)
         return data, response.headers, RequestTiming(sent_at, first_byte, time.perf_counter() - start)
+
+
+async def _read_body(response: AsyncResponse, spec: RequestSpec) -> bytes:
+    """The whole body; a timeout or a break while reading names the call."""
+    try:
+        return await response.aread()
+    except APIConnectionError as error:
+        raise error.with_context(f"{spec.method} {spec.path}: ") from error.__cause__
 
 
 def _has_auth(headers: Mapping[str, str]) -> bool:

@@ -11,11 +11,10 @@ from .._protocol.params import CallOptions, CompletionParams
 from .._protocol.requests import build_completion
 from .._protocol.stream_decoder import CompletionStreamDecoder
 from .._protocol.types import Completion
-from ..structured import ParsedCompletion
-from ..structured import json as json_constraint
 from .streaming import AsyncCompletionStream
 
 if TYPE_CHECKING:
+    from ..structured import ParsedCompletion
     from .client import AsyncVllmClient
 
 __all__ = ["AsyncCompletions"]
@@ -81,6 +80,9 @@ class AsyncCompletions:
         keywords are those of :meth:`create`. Raises
         :class:`~vllm_client.structured.StructuredOutputError` like ``chat.completions.parse``.
         """
+        from ..structured import ParsedCompletion  # (imported on use: schema/_typed cost startup)
+        from ..structured import json as json_constraint
+
         if "stream" in params:
             raise TypeError("parse() does not stream; use create(stream=True) and parse the final text")
         if response_format is not None:

@@ -139,6 +139,14 @@ class _AudioStreamState:
         self._finish: tuple[str | None, Any] | None = None
         self.token_chunks = 0
 
+    @property
+    def decode_plain(self) -> None:
+        """No typed fast path: audio streams are short, and their chunks are not chat chunks."""
+        return None
+
+    def feed_plain(self, chunk: Any, out: list[CompletionStreamEventType]) -> bool:
+        raise NotImplementedError  # never called: decode_plain is None
+
     def feed(self, chunk: dict[str, Any]) -> list[CompletionStreamEventType]:
         out: list[CompletionStreamEventType] = []
         if not self._top:

@@ -7,17 +7,21 @@ one are the same :class:`ChatCompletion`.
 
 Why it looks the way it does: this runs once per streamed token (10^4-10^5 chunks/s
 per process), and the whole client budget is a few microseconds per chunk. The common
-chunk (one choice, a delta holding only ``content``, no finish, logprobs or token ids)
-takes a fixed handful of dict lookups, one list append and one event; everything else
-(tool calls, reasoning, finish, usage, n > 1, think-tag splitting) goes through the
-general path. Text is kept as lists of pieces and joined only in :meth:`final`.
+chunk (one choice, a delta holding only ``content`` or ``reasoning``, no finish, logprobs
+or token ids) arrives already decoded into a typed struct (:mod:`.plain_chunks`) and
+takes :meth:`ChatStreamState.feed_plain`: a few attribute reads, one list append and one
+event. Everything else (the first chunk, tool calls, finish, usage, logprobs, think-tag
+splitting) comes as a dict to :meth:`~ChatStreamState.feed`, the general path, which
+keeps every field. Text is kept as lists of pieces and joined only in :meth:`final`.
 
 What vLLM 0.32 sends (see the captures in ``shared/fixtures/real-vllm-0.32``):
 
 * a role-only first chunk per choice (``{"role": "assistant", "content": ""}``);
 * ``delta.reasoning`` (older servers: ``reasoning_content``) with a reasoning parser;
 * tool calls as ``delta.tool_calls[*]``: a first piece with ``id``/``type``/
-  ``function.name`` and then ``function.arguments`` fragments, one call after the other;
+  ``function.name`` and then ``function.arguments`` fragments, one call after the other
+  (other servers may interleave the calls' pieces; a call is complete once a later call
+  has started *and* its arguments are a whole JSON object, or when the choice finishes);
 * ``finish_reason`` on a chunk that may also carry the last content or be an empty delta;
 * with ``include_usage`` a last chunk with ``choices: []`` and ``usage``; with
   ``continuous_usage_stats`` every chunk carries the running usage as well.
@@ -25,8 +29,9 @@ What vLLM 0.32 sends (see the captures in ``shared/fixtures/real-vllm-0.32``):
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from .._json import JSONDecodeError, loads
 from .events import (
     ChatStreamEvent,
     Content,
@@ -36,9 +41,12 @@ from .events import (
     ToolCallComplete,
     ToolCallDelta,
 )
-from .stream_state import PLAIN_CHUNK_KEYS, StreamStateBase
+from .stream_state import StreamStateBase
 from .think import PieceKind, ThinkTagSplitter
 from .types import ChatCompletion, ToolCall
+
+if TYPE_CHECKING:
+    from .plain_chunks import PlainChatChunk
 
 __all__ = ["ChatStreamState"]
 
@@ -70,12 +78,27 @@ class _ToolAcc:
         self.arguments: list[str] = []
         self.complete = False
 
+    def arguments_text(self) -> str:
+        if len(self.arguments) > 1:
+            self.arguments = ["".join(self.arguments)]  # joined once, not at every check
+        return self.arguments[0] if self.arguments else ""
+
+    def has_whole_arguments(self) -> bool:
+        """Whether the arguments so far are a whole JSON object (no fragment can follow)."""
+        text = self.arguments_text()
+        if not text.rstrip().endswith("}"):
+            return False  # the cheap test first: most checks happen mid-object
+        try:
+            return isinstance(loads(text), dict)
+        except JSONDecodeError:
+            return False
+
     def raw(self) -> dict[str, Any]:
         """The call as it appears in a non-streamed ``message.tool_calls``."""
         return {
             "id": self.id,
             "type": self.type,
-            "function": {"name": self.name, "arguments": "".join(self.arguments)},
+            "function": {"name": self.name, "arguments": self.arguments_text()},
         }
 
 
@@ -150,10 +173,11 @@ def _tool_index(tool: _ToolAcc) -> int:
 class ChatStreamState(StreamStateBase[ChatStreamEvent]):
     """Turns decoded ``chat.completion.chunk`` dicts into :mod:`events <.events>`.
 
-    ``feed`` returns the events of one chunk; ``end`` (at ``[DONE]``) completes what is
-    still open and returns ``Done``; ``final`` assembles the answer received so far.
-    ``token_chunks`` counts chunks that carried a token (content, reasoning or a tool-call
-    piece), which the I/O layer turns into time-to-first-token and inter-token latency.
+    ``feed`` returns the events of one chunk (``feed_plain`` applies a typed plain one);
+    ``end`` (at ``[DONE]``) completes what is still open and returns ``Done``; ``final``
+    assembles the answer received so far. ``token_chunks`` counts chunks that carried a
+    token (content, reasoning or a tool-call piece), which the I/O layer turns into
+    time-to-first-token and inter-token latency.
     """
 
     __slots__ = ("_choices", "_parse_think")
@@ -162,35 +186,50 @@ class ChatStreamState(StreamStateBase[ChatStreamEvent]):
         super().__init__()
         self._parse_think = parse_think_tags
         self._choices: dict[int, _ChoiceAcc] = {}
+        if not parse_think_tags:  # (the splitter needs every piece: no plain path then)
+            from .plain_chunks import decode_plain_chat  # on first use: msgspec is not startup cost
+
+            self.decode_plain = decode_plain_chat
 
     # -- feeding ----------------------------------------------------------------------
 
     def feed(self, chunk: dict[str, Any]) -> list[ChatStreamEvent]:
         """The events of one chunk, in order: reasoning, content, tool-call pieces,
         completed tool calls, finish; then usage for the final usage-only chunk."""
-        if len(chunk) != PLAIN_CHUNK_KEYS or self._top is None:
-            return self._feed_general(chunk)
-        choices = chunk["choices"]
-        if len(choices) == 1 and not self._parse_think:
-            c = choices[0]
-            delta = c["delta"]
-            if (
-                len(delta) == 1
-                and c.get("finish_reason") is None
-                and c.get("logprobs") is None
-                and c.get("token_ids") is None
-            ):
-                text = delta.get("content")
-                if text is not None:
-                    index = c.get("index", 0)
-                    acc = self._choices.get(index)
-                    if acc is not None:
-                        if not text:
-                            return []
-                        acc.content.append(text)
-                        self.token_chunks += 1
-                        return [Content(text, index)]
         return self._feed_general(chunk)
+
+    def feed_plain(self, chunk: PlainChatChunk, out: list[ChatStreamEvent]) -> bool:
+        """Apply a chunk :mod:`.plain_chunks` decoded (text only, nothing else), appending
+        its events to ``out``: the same events and state :meth:`feed` would produce.
+        Returns False, having changed nothing, when the chunk needs the general path: the
+        first chunk (top-level fields), a choice not seen yet, several choices in one
+        chunk, or think-tag splitting."""
+        choices = chunk.choices
+        if len(choices) != 1 or self._top is None or self._parse_think:
+            return False
+        c = choices[0]
+        index = c.index
+        acc = self._choices.get(index)
+        if acc is None:
+            return False
+        delta = c.delta
+        text = delta.content
+        reasoning = delta.reasoning
+        if reasoning is None:
+            reasoning = delta.reasoning_content
+        if reasoning:
+            acc.reasoning.append(reasoning)
+            out.append(Reasoning(reasoning, index))
+            if text:
+                acc.content.append(text)
+                out.append(Content(text, index))
+        elif text:
+            acc.content.append(text)
+            out.append(Content(text, index))
+        else:
+            return True  # an empty piece: nothing to report
+        self.token_chunks += 1
+        return True
 
     def _choice(self, index: int) -> _ChoiceAcc:
         acc = self._choices.get(index)
@@ -283,11 +322,12 @@ class ChatStreamState(StreamStateBase[ChatStreamEvent]):
             tindex = max(acc.tools) if acc.tools else 0
         tool = acc.tools.get(tindex)
         if tool is None:
-            # A new call starts: the calls before it are complete (vLLM streams them in turn).
-            for other in acc.tools.values():
-                if not other.complete and other.index < tindex:
-                    self._complete(acc, other, out)
             tool = acc.tools[tindex] = _ToolAcc(tindex)
+            # A later call starts: the earlier ones whose arguments are whole are done
+            # (vLLM streams calls in turn; an interleaving server keeps the others open).
+            for other in sorted(acc.tools.values(), key=_tool_index):
+                if other.index < tindex and not other.complete and other.has_whole_arguments():
+                    self._complete(acc, other, out)
         call_id = piece.get("id")
         if call_id:
             tool.id = call_id
@@ -302,6 +342,8 @@ class ChatStreamState(StreamStateBase[ChatStreamEvent]):
         if args:
             tool.arguments.append(args)
         out.append(ToolCallDelta(tindex, call_id, name, args or "", acc.index))
+        if args and not tool.complete and tindex < max(acc.tools) and tool.has_whole_arguments():
+            self._complete(acc, tool, out)  # its last piece, after a later call had started
 
     def _complete(self, acc: _ChoiceAcc, tool: _ToolAcc, out: list[ChatStreamEvent]) -> None:
         tool.complete = True

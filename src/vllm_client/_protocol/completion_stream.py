@@ -12,11 +12,14 @@ so assembling them is list concatenation per key.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .events import CompletionStreamEventType, Done, Finish, Text
-from .stream_state import PLAIN_CHUNK_KEYS, StreamStateBase
+from .stream_state import StreamStateBase
 from .types import Completion
+
+if TYPE_CHECKING:
+    from .plain_chunks import PlainCompletionChunk
 
 __all__ = ["CompletionStreamState"]
 
@@ -74,8 +77,9 @@ class _ChoiceAcc:
 class CompletionStreamState(StreamStateBase[CompletionStreamEventType]):
     """Turns decoded ``text_completion`` chunks into ``Text``/``Finish``/``Usage`` events.
 
-    Same contract as :class:`.chat_stream.ChatStreamState`: ``feed`` per chunk, ``end``
-    at ``[DONE]``, ``final`` at any time, ``token_chunks`` for latency metrics.
+    Same contract as :class:`.chat_stream.ChatStreamState`: ``feed`` per chunk dict,
+    ``feed_plain`` per typed plain chunk, ``end`` at ``[DONE]``, ``final`` at any time,
+    ``token_chunks`` for latency metrics.
     """
 
     __slots__ = ("_choices",)
@@ -83,29 +87,32 @@ class CompletionStreamState(StreamStateBase[CompletionStreamEventType]):
     def __init__(self) -> None:
         super().__init__()
         self._choices: dict[int, _ChoiceAcc] = {}
+        from .plain_chunks import decode_plain_completion  # on first use: msgspec is not startup cost
+
+        self.decode_plain = decode_plain_completion
 
     def feed(self, chunk: dict[str, Any]) -> list[CompletionStreamEventType]:
         """The events of one chunk: text, then finish; usage for the usage-only chunk."""
-        if len(chunk) == PLAIN_CHUNK_KEYS and self._top is not None:
-            choices = chunk["choices"]
-            if len(choices) == 1:
-                c = choices[0]
-                if (
-                    c.get("finish_reason") is None
-                    and c.get("logprobs") is None
-                    and c.get("token_ids") is None
-                    and c.get("prompt_token_ids") is None
-                ):
-                    index = c.get("index") or 0
-                    acc = self._choices.get(index)
-                    text = c.get("text")
-                    if acc is not None and text is not None:
-                        if not text:
-                            return []
-                        acc.text.append(text)
-                        self.token_chunks += 1
-                        return [Text(text, index)]
         return self._feed_general(chunk)
+
+    def feed_plain(self, chunk: PlainCompletionChunk, out: list[CompletionStreamEventType]) -> bool:
+        """Apply a plain (text-only) chunk from :mod:`.plain_chunks`: the events and state
+        :meth:`feed` would produce; False, changing nothing, for the first chunk, a choice
+        not seen yet or several choices in one chunk (the general path takes those)."""
+        choices = chunk.choices
+        if len(choices) != 1 or self._top is None:
+            return False
+        c = choices[0]
+        index = c.index
+        acc = self._choices.get(index)
+        if acc is None:
+            return False
+        text = c.text
+        if text:
+            acc.text.append(text)
+            self.token_chunks += 1
+            out.append(Text(text, index))
+        return True
 
     def _feed_choice(self, c: dict[str, Any], out: list[CompletionStreamEventType]) -> bool:
         index = c.get("index") or 0

@@ -17,7 +17,16 @@ __all__ = ["ChatLogprobs", "CompletionLogprobs", "TokenLogprob", "TopLogprob"]
 
 
 class _Indexable(_RawView):
+    """Dict-compatible: indexing, ``get`` and ``==`` against the plain dict."""
+
     __slots__ = ()
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, dict):
+            return bool(self.raw == other)
+        return super().__eq__(other)
+
+    __hash__ = None
 
     def __getitem__(self, key: str) -> Any:
         return self.raw[key]

@@ -10,7 +10,7 @@ an unconstrained one without a word.
 from __future__ import annotations
 
 import itertools
-import uuid
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -58,7 +58,7 @@ class RequestSpec:
     files: Any = None
 
 
-_ID_PREFIX = uuid.uuid4().hex[:16]
+_ID_PREFIX = os.urandom(8).hex()  # (not uuid: its import costs ~1 ms of startup)
 _ID_COUNTER = itertools.count(1)
 
 
@@ -66,7 +66,7 @@ def new_request_id() -> str:
     """A fresh id for the ``X-Request-Id`` header (vLLM uses it as its request id).
 
     A random per-process prefix plus a counter: unique across processes and calls, and
-    free of the ``os.urandom`` syscall that ``uuid4()`` makes, which measured ~100 us
+    free of the per-call ``os.urandom`` syscall that ``uuid4()`` makes, which measured ~100 us
     per request on a busy machine.
     """
     return f"{_ID_PREFIX}{next(_ID_COUNTER):08x}"

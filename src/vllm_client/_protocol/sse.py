@@ -157,6 +157,29 @@ class SSEDecoder:
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         """Consume the next piece of the body; return the events it completes."""
+        return self._feed(chunk, False)  # type: ignore[return-value]
+
+    def feed_data(self, chunk: bytes) -> list[bytes]:
+        """Like :meth:`feed`, but return only each event's ``data``: what a consumer that
+        ignores event types and ids (every OpenAI-style stream) needs, without building
+        an :class:`SSEEvent` per event. Ids and ``retry`` are still tracked."""
+        # Fastest path: the read is exactly one "data: <payload>\n\n" event, what uvicorn
+        # sends per HTTP chunk while the client keeps up (one find, no split, no call).
+        if (
+            not self._parts
+            and chunk[:6] == b"data: "
+            and chunk.find(b"\n") == len(chunk) - 2
+            and chunk[-1:] == b"\n"
+            and self._started
+            and not self._skip_lf
+            and b"\r" not in chunk
+        ):
+            if len(chunk) - 2 > self._max:
+                self._overflow()
+            return [chunk[6:-2]]
+        return self._feed(chunk, True)  # type: ignore[return-value]
+
+    def _feed(self, chunk: bytes, data_only: bool) -> list[SSEEvent] | list[bytes]:
         if not self._started or self._skip_lf or b"\r" in chunk:
             chunk = self._prepare(chunk)
         parts = self._parts
@@ -178,11 +201,13 @@ class SSEDecoder:
             data = b"".join(parts)
             parts.clear()
         else:
-            # Fastest path: the read is exactly one "data: <payload>\n\n" event,
-            # what uvicorn sends per HTTP chunk while the client keeps up.
             if chunk.find(b"\n") == len(chunk) - 2 and chunk[-1:] == b"\n" and chunk[:6] == b"data: ":
+                # The read is exactly one "data: <payload>\n\n" event (feed_data checks
+                # this first, before the CR/BOM preparation).
                 if len(chunk) - 2 > self._max:
                     self._overflow()
+                if data_only:
+                    return [chunk[6:-2]]
                 return [_new_tuple(SSEEvent, (chunk[6:-2], "message", self._last_id, None))]
             data = chunk
             # Everything up to the last blank line is complete events; the rest
@@ -210,15 +235,21 @@ class SSEDecoder:
             lines = data.split(b"\n")
             n_head = len(lines) - tail.count(b"\n") - 2  # lines before the last blank one
             if n_head & 1 and lines[1:n_head:2].count(b"") == n_head >> 1:
-                last_id = self._last_id
-                events = [
-                    _new_tuple(SSEEvent, (line[6:], "message", last_id, None))
-                    for line in lines[0:n_head:2]
-                    if line[:6] == b"data: "
-                ]
-                if len(events) == (n_head + 1) >> 1:
-                    return events
-        return self._parse_blocks(data)
+                heads = lines[0:n_head:2]
+                fast: list[SSEEvent] | list[bytes]
+                if data_only:
+                    fast = [line[6:] for line in heads if line[:6] == b"data: "]
+                else:
+                    last_id = self._last_id
+                    fast = [
+                        _new_tuple(SSEEvent, (line[6:], "message", last_id, None))
+                        for line in heads
+                        if line[:6] == b"data: "
+                    ]
+                if len(fast) == len(heads):
+                    return fast
+        events = self._parse_blocks(data)
+        return [event[0] for event in events] if data_only else events
 
     def flush(self) -> list[SSEEvent]:
         """Signal the end of the body.

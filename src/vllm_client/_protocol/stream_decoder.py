@@ -5,6 +5,13 @@ stream state machine, and returns the events those bytes completed. ``close()`` 
 called when the body ended and turns a stream that stopped before ``data: [DONE]``
 into a :class:`StreamError`: a dropped connection must never look like a short answer.
 
+Each payload is first decoded as a *plain* chunk (the typed structs of
+:mod:`.plain_chunks`, msgspec: a text piece and nothing else, which is nearly every
+chunk) and applied with the state's ``feed_plain``; any other payload is decoded with
+orjson into a dict for the general path. After a few non-plain chunks in a row (a
+logprobs or tool-call run) the decoder stops trying the typed decode for the rest of
+the stream, so such streams pay for the failed attempt at most that many times.
+
 Errors, all raised from ``feed``:
 
 * an error frame inside the 200 stream (vLLM sends ``data: {"error": {...}}`` when
@@ -23,6 +30,7 @@ socket read, without looking at the events.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Generic, Protocol, TypeVar
 
 from .._errors import StreamError, VllmError, error_from_stream_frame
@@ -40,6 +48,8 @@ DEFAULT_MAX_EVENT_SIZE = 16 * 1024 * 1024
 
 _DONE = b"[DONE]"
 _EXCERPT = 120
+_MISS_LIMIT = 4
+"""Non-plain chunks in a row after which a stream stops trying the typed decode."""
 
 E = TypeVar("E")
 F = TypeVar("F")
@@ -52,7 +62,12 @@ class _State(Protocol[E, F_co]):
     @property
     def token_chunks(self) -> int: ...
 
+    @property
+    def decode_plain(self) -> Callable[[bytes], Any] | None: ...
+
     def feed(self, chunk: dict[str, Any]) -> list[E]: ...
+
+    def feed_plain(self, chunk: Any, out: list[E]) -> bool: ...
 
     def end(self) -> list[E]: ...
 
@@ -79,7 +94,8 @@ def _excerpt(data: bytes) -> str:
 class _StreamDecoder(Generic[E, F]):
     """SSE -> JSON -> state, for any stream state with ``feed``/``end``/``final``."""
 
-    __slots__ = ("_chunks", "_done", "_error", "_request_id", "_sse", "_state", "last_token_chunks")
+    __slots__ = ("_chunks", "_decode_plain", "_done", "_error", "_misses", "_not_plain", "_plain", "_request_id",
+                 "_sse", "_state", "last_token_chunks")
 
     def __init__(self, state: _State[E, F], *, max_event_size: int, request_id: str | None) -> None:
         self._state = state
@@ -88,6 +104,14 @@ class _StreamDecoder(Generic[E, F]):
         self._done = False
         self._error: VllmError | None = None
         self._chunks = 0
+        self._plain = 0
+        self._decode_plain = state.decode_plain
+        self._misses = 0
+        self._not_plain: type[Exception] = Exception
+        if self._decode_plain is not None:
+            from .plain_chunks import DecodeError  # (msgspec is loaded by the state already)
+
+            self._not_plain = DecodeError
         self.last_token_chunks = 0
         """Chunks in the last ``feed`` call that carried a token (content, reasoning, tool)."""
 
@@ -100,6 +124,11 @@ class _StreamDecoder(Generic[E, F]):
     def chunks(self) -> int:
         """JSON chunks decoded so far (``[DONE]`` and comments not counted)."""
         return self._chunks
+
+    @property
+    def plain_chunks(self) -> int:
+        """Chunks so far that took the typed plain-chunk path (for tests and benchmarks)."""
+        return self._plain
 
     @property
     def token_chunks(self) -> int:
@@ -131,48 +160,60 @@ class _StreamDecoder(Generic[E, F]):
             self.last_token_chunks = 0
             return []
         try:
-            sse_events = self._sse.feed(data)
+            payloads = self._sse.feed_data(data)
         except SSEError as exc:
             raise self._with_partial(StreamError(f"malformed event stream: {exc}")) from None
-        if not sse_events:
+        if not payloads:
             self.last_token_chunks = 0
             return []
         state = self._state
         before = state.token_chunks
-        feed = state.feed
-        out: list[E] | None = None
+        out: list[E] = []
         error: VllmError | None = None
+        decode_plain = self._decode_plain
+        not_plain = self._not_plain
+        feed_plain = state.feed_plain
+        plain_chunks = 0
         # One loop for bulk reads and one-event reads alike, kept flat: this is the
-        # per-chunk hot path (no helper calls, no intermediate objects).
-        for sse_event in sse_events:
-            payload = sse_event[0]
+        # per-chunk hot path (no helper calls beyond the decode and the state's feed).
+        for payload in payloads:
+            if decode_plain is not None:
+                try:
+                    plain = decode_plain(payload)
+                except not_plain:
+                    self._misses += 1
+                    if self._misses >= _MISS_LIMIT:
+                        decode_plain = self._decode_plain = None
+                else:
+                    if feed_plain(plain, out):
+                        plain_chunks += 1
+                        if self._misses:
+                            self._misses = 0
+                        continue
             if payload == _DONE:
                 self._done = True
-                events = state.end()
-            else:
-                try:
-                    chunk = loads(payload)
-                    if "choices" not in chunk:
-                        self._check_chunk(chunk, payload)
-                    events = feed(chunk)
-                except Exception as exc:
-                    if isinstance(exc, JSONDecodeError) and not payload.strip():
-                        continue  # an empty ``data:`` line carries nothing
-                    error = self._with_partial(_as_error(exc, payload))
-                    break
-                self._chunks += 1
-            if out is None:
-                out = events
-            else:
-                out += events
-            if self._done:
+                out += state.end()
                 break
+            try:
+                chunk = loads(payload)
+                if "choices" not in chunk:
+                    self._check_chunk(chunk, payload)
+                out += state.feed(chunk)
+            except Exception as exc:
+                if isinstance(exc, JSONDecodeError) and not payload.strip():
+                    continue  # an empty ``data:`` line carries nothing
+                error = self._with_partial(_as_error(exc, payload))
+                break
+            self._chunks += 1
+        if plain_chunks:
+            self._chunks += plain_chunks
+            self._plain += plain_chunks
         self.last_token_chunks = state.token_chunks - before
         if error is not None:
             if not out:
                 raise error
             self._error = error
-        return out if out is not None else []
+        return out
 
     def _check_chunk(self, chunk: Any, payload: bytes) -> None:
         """Slow path for a payload without ``choices``: an error frame, or garbage."""

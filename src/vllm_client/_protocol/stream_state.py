@@ -3,6 +3,7 @@ the count of token-carrying chunks, gathered on the general (non-fast) path."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 from .events import Usage as UsageEvent
@@ -20,14 +21,22 @@ NOT_TOP = frozenset({"object", "choices", "usage"})
 
 class StreamStateBase(Generic[E]):
     """Base of the stream states: subclasses add the per-choice handling (``_feed_choice``)
-    and a fast path for the common chunk in their ``feed``."""
+    and, for the common chunk, a typed fast path: ``decode_plain`` (bytes -> a struct of
+    :mod:`.plain_chunks`, raising ``msgspec.DecodeError`` for any other chunk) and
+    ``feed_plain`` to apply what it decoded."""
 
-    __slots__ = ("_top", "_usage", "token_chunks")
+    __slots__ = ("_top", "_usage", "decode_plain", "token_chunks")
 
     def __init__(self) -> None:
         self._top: dict[str, Any] | None = None
         self._usage: dict[str, Any] | None = None
         self.token_chunks = 0
+        self.decode_plain: Callable[[bytes], Any] | None = None
+
+    def feed_plain(self, chunk: Any, out: list[E]) -> bool:
+        """Apply a chunk ``decode_plain`` returned, appending its events to ``out``; False
+        (nothing changed) when it needs the general path after all."""
+        return False
 
     @property
     def usage(self) -> Usage | None:

@@ -13,10 +13,10 @@ from .._protocol.requests import build_chat
 from .._protocol.stream_decoder import ChatStreamDecoder
 from .._protocol.think import split_think_in_chat
 from .._protocol.types import ChatCompletion
-from ..structured import ParsedChatCompletion
 from .streaming import ChatStream
 
 if TYPE_CHECKING:
+    from ..structured import ParsedChatCompletion
     from .client import VllmClient
 
 __all__ = ["Chat", "ChatCompletions"]
@@ -111,6 +111,8 @@ class ChatCompletions:
         if tp is None and not isinstance(response_format, Mapping):
             raise TypeError("response_format must be a pydantic model, dataclass or TypedDict type, "
                             f"or a response_format dict; got {response_format!r}")
+        from ..structured import ParsedChatCompletion  # (imported on use: schema/_typed cost startup)
+
         resp = self.create(messages=messages, response_format=response_format, **params)
         parsed: ParsedChatCompletion[Any] = ParsedChatCompletion(resp.raw, resp.timing, response_type=tp)
         return parsed

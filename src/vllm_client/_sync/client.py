@@ -249,7 +249,7 @@ class VllmClient(PoolingMixin):
         """A non-streamed call: the decoded JSON body and its timing."""
         response, request_id, sent_at, start = self._send(spec, _server)
         first_byte = time.perf_counter() - start
-        data = response.read()
+        data = _read_body(response, spec)
         timing = RequestTiming(sent_at, first_byte, time.perf_counter() - start)
         try:
             return loads(data), timing
@@ -262,8 +262,16 @@ class VllmClient(PoolingMixin):
         """A non-streamed call returning the raw body (plain-text endpoints)."""
         response, _, sent_at, start = self._send(spec)
         first_byte = time.perf_counter() - start
-        data = response.read()
+        data = _read_body(response, spec)
         return data, response.headers, RequestTiming(sent_at, first_byte, time.perf_counter() - start)
+
+
+def _read_body(response: SyncResponse, spec: RequestSpec) -> bytes:
+    """The whole body; a timeout or a break while reading names the call."""
+    try:
+        return response.read()
+    except APIConnectionError as error:
+        raise error.with_context(f"{spec.method} {spec.path}: ") from error.__cause__
 
 
 def _has_auth(headers: Mapping[str, str]) -> bool:

@@ -13,15 +13,16 @@ import ssl
 import time
 import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Hashable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-
-import aiohttp
 
 from .._config import Limits, Timeout, redact_url
 from .._errors import APIConnectionError, APITimeoutError, StreamTimeoutError
 from .._protocol.deadlines import StreamDeadlines
 from .proxies import proxies_from_env, proxy_for
+
+if TYPE_CHECKING:
+    import aiohttp
 
 __all__ = ["AsyncResponse", "AsyncTransport", "sleep"]
 
@@ -31,6 +32,14 @@ sleep = asyncio.sleep
 #: seconds to wait, after a stream's last event, for the end of its body (see the sync transport)
 END_GRACE = 1.0
 
+
+
+def _import_aiohttp() -> None:
+    """Bind the module global ``aiohttp`` on first use: its import (~90-150 ms here) is
+    paid by the first async request, never by sync-only programs or ``import vllm_client``.
+    Every other use of ``aiohttp`` in this module runs after a session exists."""
+    global aiohttp
+    import aiohttp
 
 
 class AsyncResponse:
@@ -201,9 +210,6 @@ def _forget_connections(session: aiohttp.ClientSession) -> None:
             pass
 
 
-_CONNECT_TIMEOUT: type[BaseException] = getattr(aiohttp, "ConnectionTimeoutError", aiohttp.ServerTimeoutError)
-
-
 def _limit(name: str, seconds: float | None) -> str:
     """`` (read timeout 5s)``: which limit expired, for the error message."""
     return f" ({name} timeout {seconds:g}s)" if seconds is not None else ""
@@ -262,6 +268,7 @@ class AsyncTransport:
         """
         if self._closed:
             raise APIConnectionError("the client is closed")
+        _import_aiohttp()
         self._retire()
         connector = aiohttp.TCPConnector(
             limit=self._limits.max_connections,
@@ -319,7 +326,7 @@ class AsyncTransport:
             resp = await session._request(method, url, data=body, headers=headers, timeout=ct,
                                           allow_redirects=False, proxy=proxy)
         except asyncio.TimeoutError as exc:
-            if isinstance(exc, _CONNECT_TIMEOUT):
+            if isinstance(exc, getattr(aiohttp, "ConnectionTimeoutError", aiohttp.ServerTimeoutError)):
                 what = f"timed out connecting to {redact_url(url)}{_limit('connect', timeout.connect)}"
             else:
                 what = f"timed out waiting for the first byte from {redact_url(url)}{_limit('read', timeout.read)}"

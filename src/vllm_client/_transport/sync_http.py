@@ -32,6 +32,7 @@ from .._config import Limits, Timeout, redact_url
 from .._errors import APIConnectionError, APITimeoutError, StreamTimeoutError
 from .._protocol.deadlines import StreamDeadlines
 from .proxies import proxies_from_env, proxy_for
+from .sync_chunked import ChunkedReader
 
 __all__ = ["SyncResponse", "SyncTransport", "sleep"]
 
@@ -194,7 +195,9 @@ class SyncResponse:
         """Body chunks as they arrive (one read each). Each read waits at most until the
         nearest stream deadline; expiry raises StreamTimeoutError, a silent socket
         ``read_timeout`` APITimeoutError, and breaks APIConnectionError."""
-        read1 = self._resp.read1
+        resp = self._resp
+        # One event per HTTP chunk: de-chunk whole socket reads (sync_chunked.py, measured).
+        read1 = ChunkedReader(resp).read1 if resp.chunked and resp.chunk_left is None else resp.read1
         sock = self._conn.sock
         timed = deadlines is not None and deadlines.active
         try:
@@ -283,6 +286,7 @@ class SyncTransport:
         self._verify = verify
         self._ssl: ssl.SSLContext | None = None
         self._proxies = proxies_from_env() if trust_env else {}
+        self._opened = 0
         self._locks: dict[Hashable, threading.Lock] = {}
         self._locks_guard = threading.Lock()
 
@@ -310,6 +314,7 @@ class SyncTransport:
                 conn.set_tunnel(host, port, headers=auth)
             else:
                 conn = http.client.HTTPConnection(p.hostname or "", pport, timeout=timeout.connect)
+        self._opened += 1
         try:
             conn.connect()
         except TimeoutError as exc:
@@ -399,8 +404,8 @@ class SyncTransport:
         return self._pool.closed
 
     def pool_stats(self) -> dict[str, Any]:
-        """Idle connections and free slots, for tests and debugging."""
-        return {"idle": self._pool.idle_count, "in_use": self._pool.in_use}
+        """Idle connections, busy slots and connections opened so far, for tests and debugging."""
+        return {"idle": self._pool.idle_count, "in_use": self._pool.in_use, "opened": self._opened}
 
 
 def _limit(name: str, seconds: float | None) -> str:

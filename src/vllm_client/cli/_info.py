@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from ._app import Globals, client_command
 from ._output import console, number, print_json
@@ -24,6 +23,8 @@ def models(opts: Globals, json_output: Json = False) -> None:
     if json_output:
         print_json(listed.raw)
         return
+    from rich.table import Table  # (on use: other commands skip rich)
+
     table = Table("id", "max_model_len", "root")
     for model in listed:
         table.add_row(model.id, str(model.max_model_len or ""), model.root or "")
@@ -63,6 +64,8 @@ def metrics(
     if json_output:
         print_json(values)
         return
+    from rich.table import Table  # (on use: other commands skip rich)
+
     table = Table("metric", "value")
     for name in sorted(values):
         table.add_row(name, number(values[name]))

@@ -14,7 +14,6 @@ from typing import Annotated, Any
 
 import typer
 
-from ..testing import MockVllmServer
 from ._app import app
 from ._output import error_line, notice
 
@@ -34,6 +33,8 @@ def mock_server(
         "--reasoning", help="Answer with reasoning, like a server started with a reasoning parser.")] = False,
 ) -> None:
     """Run the built-in vLLM emulator until Ctrl-C (prints its base URL first)."""
+    from ..testing import MockVllmServer  # (on use: the emulator is not part of `vllm-client --help`)
+
     stop = threading.Event()
 
     def request_stop(signum: int, frame: Any) -> None:

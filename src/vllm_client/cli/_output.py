@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.text import Text
+if TYPE_CHECKING:
+    from rich.console import Console
 
-from .._stream_metrics import StreamMetrics
+    from .._stream_metrics import StreamMetrics
 
 #: Width used when stdout is not a terminal: rich would otherwise fold tables to 80
 #: columns, which breaks ``grep`` and ``cut`` on long metric names.
@@ -24,7 +24,10 @@ _PIPE_WIDTH = 4096
 
 def console(*, stderr: bool = False) -> Console:
     """A console for this invocation. Built per command (not at import) so it follows
-    whatever ``sys.stdout``/``sys.stderr`` are now: a test runner's, a pipe, a terminal."""
+    whatever ``sys.stdout``/``sys.stderr`` are now: a test runner's, a pipe, a terminal.
+    rich is imported here, on first use: commands that print plain text never load it."""
+    from rich.console import Console
+
     con = Console(stderr=stderr, soft_wrap=True, highlight=False, emoji=False, markup=False)
     if not con.is_terminal and "COLUMNS" not in os.environ:
         con.width = _PIPE_WIDTH
@@ -47,11 +50,15 @@ def error_line(exc: BaseException) -> None:
         text = f"error: {message}"
     else:
         text = f"error: {name}: {message}"
+    from rich.text import Text
+
     console(stderr=True).print(Text(text, style="red"))
 
 
 def notice(message: str) -> None:
     """A dim status line on stderr (summaries, REPL notices)."""
+    from rich.text import Text
+
     console(stderr=True).print(Text(message, style="dim"))
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from ._app import Globals, client_command
 from ._output import console, print_json
@@ -74,6 +73,8 @@ def rerank(
     if json_output:
         print_json(ranked.raw)
         return
+    from rich.table import Table  # (on use: other commands skip rich)
+
     table = Table("index", "score", "document")
     for item in ranked:
         table.add_row(str(item.index), f"{item.relevance_score:.4f}", item.document or "")
