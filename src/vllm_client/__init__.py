@@ -31,6 +31,7 @@ _LAZY: dict[str, tuple[str, ...]] = {
         "UnprocessableEntityError", "VllmError",
     ),
     "._protocol.audio_types": ("AudioUsage", "Transcription", "TranscriptionSegment", "Translation"),
+    "._protocol.cohere": ("EmbedV2Result",),
     "._protocol.events": ("ChatStreamEvent", "CompletionStreamEvent", "CompletionStreamEventType", "StreamEvent"),
     "._protocol.pooling_types": (
         "ClassificationData", "ClassificationResult", "EmbeddingData", "EmbeddingResponse", "PoolingData",
@@ -77,6 +78,7 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
         VllmError,
     )
     from ._protocol.audio_types import AudioUsage, Transcription, TranscriptionSegment, Translation
+    from ._protocol.cohere import EmbedV2Result
     from ._protocol.events import ChatStreamEvent, CompletionStreamEvent, CompletionStreamEventType, StreamEvent
     from ._protocol.pooling_types import (
         ClassificationData,
@@ -117,13 +119,13 @@ __all__ = [
     "AsyncConversation", "AsyncStream", "AsyncTranscriptionStream", "AsyncVllmClient", "AudioUsage",
     "AuthenticationError", "BadRequestError", "ChatCompletion", "ChatStream", "ChatStreamEvent", "Choice",
     "ClassificationData", "ClassificationResult", "Completion", "CompletionChoice", "CompletionStream",
-    "CompletionStreamEvent", "CompletionStreamEventType", "ConflictError", "Conversation", "EmbeddingData",
-    "EmbeddingResponse", "Function", "InternalServerError", "Limits", "Message", "Model", "ModelList",
-    "ModelNotFoundError", "NotFoundError", "ParsedChatCompletion", "ParsedCompletion", "PermissionDeniedError",
-    "PoolingData", "PoolingResult", "RateLimitError", "RequestTiming", "RerankItem", "RerankResult",
-    "ResponseParseError", "ScoreData", "ScoreResult", "ServiceUnavailableError", "Stream", "StreamError",
-    "StreamEvent", "StreamMetrics", "StreamTimeoutError", "StructuredOutputError", "Timeout", "TokenizeResult",
-    "ToolArgumentsError", "ToolCall", "ToolLoopError", "Transcription", "TranscriptionSegment",
+    "CompletionStreamEvent", "CompletionStreamEventType", "ConflictError", "Conversation", "EmbedV2Result",
+    "EmbeddingData", "EmbeddingResponse", "Function", "InternalServerError", "Limits", "Message", "Model",
+    "ModelList", "ModelNotFoundError", "NotFoundError", "ParsedChatCompletion", "ParsedCompletion",
+    "PermissionDeniedError", "PoolingData", "PoolingResult", "RateLimitError", "RequestTiming", "RerankItem",
+    "RerankResult", "ResponseParseError", "ScoreData", "ScoreResult", "ServiceUnavailableError", "Stream",
+    "StreamError", "StreamEvent", "StreamMetrics", "StreamTimeoutError", "StructuredOutputError", "Timeout",
+    "TokenizeResult", "ToolArgumentsError", "ToolCall", "ToolLoopError", "Transcription", "TranscriptionSegment",
     "TranscriptionStream", "Translation", "UnprocessableEntityError", "Usage", "VllmClient", "VllmError",
     "__version__",
 ]

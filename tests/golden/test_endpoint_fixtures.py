@@ -4,6 +4,7 @@ client's own result types and error mapping."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pytest
@@ -11,14 +12,18 @@ from golden_fixtures import load_fixture, request_bytes, response_bytes, respons
 
 from vllm_client import (
     BadRequestError,
+    EmbeddingResponse,
     InternalServerError,
     ModelNotFoundError,
     NotFoundError,
+    PoolingResult,
     UnprocessableEntityError,
 )
 from vllm_client._errors import error_from_response
 from vllm_client._json import loads
 from vllm_client._protocol.audio_types import AudioStreamDecoder, Transcription, Translation
+from vllm_client._protocol.binary_pooling import decode_binary
+from vllm_client._protocol.cohere import EmbedV2Result
 from vllm_client._protocol.types import ChatCompletion, ModelList
 from vllm_client.testing._audio import parse_form
 
@@ -125,3 +130,61 @@ def test_our_multipart_is_what_the_server_took() -> None:
     fx = load_fixture("audio_transcription_json")
     form = parse_form(fx["request"]["headers"]["content-type"], request_bytes(fx))
     assert form["language"] == "en" and form["file"].filename == "talk.wav" and form["file"].data[:4] == b"RIFF"
+
+
+# --- binary embeddings, /v2/embed, /tokenizer_info -------------------------------------------
+
+
+def _norm(v: list[float]) -> float:
+    return math.sqrt(math.fsum(x * x for x in v))
+
+
+@pytest.mark.parametrize(("name", "count", "tol"), [
+    ("embed_bytes", 2, 1e-5), ("embed_bytes_only", 2, 1e-5), ("embed_bytes_fp8_big", 1, 0.1)])
+def test_binary_embedding_captures(name: str, count: int, tol: float) -> None:
+    fx = load_fixture(name)
+    headers = response_headers(fx)
+    assert headers["content-type"] == "application/octet-stream"
+    assert ("metadata" in headers) is (name != "embed_bytes_only")
+    resp = EmbeddingResponse(decode_binary(response_bytes(fx), headers, loads(request_bytes(fx))))
+    assert len(resp.embeddings) == count and all(len(v) == 128 for v in resp.embeddings)
+    assert all(abs(_norm(v) - 1.0) < tol for v in resp.embeddings)  # the embed model normalises
+    if name == "embed_bytes":
+        assert resp.model == "tiny" and resp.usage is not None and resp.usage.prompt_tokens == 14
+        only = load_fixture("embed_bytes_only")  # the same request without the header: the same vectors
+        again = decode_binary(response_bytes(only), response_headers(only), loads(request_bytes(only)))
+        assert EmbeddingResponse(again).embeddings == resp.embeddings
+
+
+def test_base64_bf16_big_endian_and_pooling_bytes() -> None:
+    bf16 = EmbeddingResponse(loads(response_bytes(load_fixture("embed_base64_bf16_big"))), embed_dtype="bfloat16",
+                             endianness="big")
+    assert abs(_norm(bf16.embeddings[0]) - 1.0) < 0.02
+    fx = load_fixture("embed_pooling_bytes")
+    pooled = PoolingResult(decode_binary(response_bytes(fx), response_headers(fx), loads(request_bytes(fx)),
+                                         object_name="pooling", key="data"))
+    assert pooled.id.startswith("pooling-") and len(pooled.data[0].data) == 128
+
+
+def test_v2_embed_captures() -> None:
+    v2 = EmbedV2Result(loads(response_bytes(load_fixture("embed_v2_texts"))))
+    assert v2.texts == ["hello world", "the capital of France"] and v2.input_tokens == 14
+    assert v2.floats is not None and v2.base64 is not None and v2.ubinary is not None and v2.binary is not None
+    for f, b in zip(v2.floats, v2.base64, strict=True):
+        assert all(math.isclose(x, y, abs_tol=1e-6) for x, y in zip(f, b, strict=True))
+    bits = "".join("1" if x > 0 else "0" for x in v2.floats[0])
+    assert v2.ubinary[0] == [int(bits[i:i + 8], 2) for i in range(0, 128, 8)]
+    assert v2.binary == [[u - 128 for u in row] for row in v2.ubinary]
+    default = EmbedV2Result(loads(response_bytes(load_fixture("embed_v2_default"))))
+    assert list(default.raw["embeddings"]) == ["float"] and len(default.embeddings[0]) == 128
+    assert EmbedV2Result(loads(response_bytes(load_fixture("embed_v2_inputs")))).texts is None
+    for name in ("embed_v2_input_type", "embed_v2_no_input", "embed_v2_two_inputs", "embed_v2_output_dimension",
+                 "embed_v2_bad_type", "embed_v2_truncate_none_too_long"):
+        assert type(_error(name)) is BadRequestError, name
+
+
+def test_tokenizer_info_capture() -> None:
+    info = loads(response_bytes(load_fixture("tokenizer_info")))
+    assert info["tokenizer_class"] == "TokenizerPoolCachedQwen2Tokenizer" and info["eos_token"] == "<|im_end|>"
+    assert info["added_tokens_decoder"]["4089"] == "<|im_end|>"
+    assert type(_error("embed_tokenizer_info_disabled")) is NotFoundError

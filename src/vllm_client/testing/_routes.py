@@ -4,7 +4,8 @@ Every server has the info routes (models, health, version, ping, load, metrics, 
 detokenize). A generating model (`--runner generate`) adds chat, completions and the
 Responses API; a pooling model adds its task's pooling routes (see `_pooling.routes_for`).
 A speech-to-text model (`transcription`: Whisper) serves the audio routes and no chat. Flags
-add theirs: `lora` (VLLM_ALLOW_RUNTIME_LORA_UPDATING) the adapter routes.
+add theirs: `lora` (VLLM_ALLOW_RUNTIME_LORA_UPDATING) the adapter routes, `tokenizer_info`
+(--enable-tokenizer-info-endpoint) `GET /tokenizer_info`.
 Anything else is FastAPI's 404 `{"detail": "Not Found"}` (the classify_v1,
 embed_chat_unsupported and err_embeddings_on_generate_model captures), and a known route
 with another method its 405.
@@ -49,6 +50,8 @@ def table(task: str | None, num_labels: int, features: frozenset[str] = frozense
     routes = dict(_SERVER_ROUTES)
     if "lora" in features:
         routes.update(lora.ROUTES)
+    if "tokenizer_info" in features:
+        routes["/tokenizer_info"] = _GET
     if task in (None, "transcription"):  # a speech-to-text model (Whisper)
         routes.update(audio.ROUTES)
     if TASKS[task]:

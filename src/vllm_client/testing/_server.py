@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -87,6 +88,7 @@ class MockVllmServer:
     * `lora`: `VLLM_ALLOW_RUNTIME_LORA_UPDATING=True --enable-lora` (the load/unload routes;
       a load reads `adapter_config.json` under its path, on this machine);
       `lora_modules`: `--lora-modules name=path ...`; `max_lora_rank`: `--max-lora-rank`.
+    * `tokenizer_info`: `--enable-tokenizer-info-endpoint` (`GET /tokenizer_info`).
     """
 
     def __init__(
@@ -114,6 +116,7 @@ class MockVllmServer:
         lora: bool = True,
         lora_modules: Mapping[str, str] | None = None,
         max_lora_rank: int = 16,
+        tokenizer_info: bool = True,
     ) -> None:
         self.models: list[str] = list(models) if models else [model]
         self.model = self.models[0]
@@ -134,7 +137,8 @@ class MockVllmServer:
             raise ValueError(f"task must be one of {sorted(t for t in routes.TASKS if t)} or None, not {task!r}")
         self.task = task
         self.adapters = lora_routes.Adapters(lora_modules, max_rank=max_lora_rank)
-        self._routes = routes.table(task, num_labels, frozenset({"lora"} if lora else ()))
+        flags = {"lora": lora, "tokenizer_info": tokenizer_info}
+        self._routes = routes.table(task, num_labels, frozenset(k for k, on in flags.items() if on))
         self._knobs_cache: tuple[tuple[Any, ...], val.Facts, ep.Settings] | None = None
         self.eos_probability = eos_probability
         self.version = version
@@ -469,7 +473,10 @@ class MockVllmServer:
             settings = pool.PoolingSettings(self.model, self.served, self.max_model_len, self.embedding_dim,
                                             self.num_labels)
             status, obj = pool.handle(req.path, req.headers.get("content-type"), req.body, settings)
-            await self._send_json(conn, status, obj, extra)
+            if isinstance(obj, pool.Binary):
+                await self._send_binary(conn, obj, extra)
+            else:
+                await self._send_json(conn, status, obj, extra)
         else:
             await self._simple(conn, req, extra)
 
@@ -494,6 +501,17 @@ class MockVllmServer:
     async def _send(self, conn: Connection, answer: tuple[int, Headers, bytes], extra: Headers) -> None:
         status, headers, body = answer
         await conn.send(status, [*headers, ("vary", "Origin"), *extra], body)
+
+    async def _send_binary(self, conn: Connection, binary: pool.Binary, extra: Headers) -> None:
+        """vLLM's StreamingResponse of packed vectors (json.dumps in the metadata header, as vLLM)."""
+        meta = [] if binary.metadata is None else [("metadata", json.dumps(binary.metadata))]
+        if not await conn.start_stream(200, [*meta, ("content-type", "application/octet-stream"), ("vary", "Origin"),
+                                             *extra]):
+            return
+        for chunk in binary.chunks:
+            if not await conn.send_chunk(chunk):
+                return
+        await conn.end_stream()
 
     async def _send_json(self, conn: Connection, status: int, obj: Any, extra: Sequence[tuple[str, str]] = ()) -> None:
         await conn.send(status, [("content-type", shapes.JSON), ("vary", "Origin"), *extra], shapes.dumps(obj))
@@ -558,6 +576,8 @@ class MockVllmServer:
             await conn.send(200, [("content-type", shapes.PROMETHEUS), ("vary", "Origin"), *extra], body)
         elif path == "/tokenize":
             await self._tokenize(conn, req, extra)
+        elif path == "/tokenizer_info":
+            await self._send_json(conn, 200, shapes.tokenizer_info(self.model), extra)
         elif path == "/detokenize":
             body, problem = val.parse_body(req.headers.get("content-type"), req.body)
             problem = problem or val.check_fields(body, "detokenize")

@@ -122,6 +122,30 @@ def models_list(models: Sequence[str], created: int, max_model_len: int, roots: 
     return {"object": "list", "data": [*cards, *extra]}
 
 
+def tokenizer_info(model: str) -> dict[str, Any]:
+    """tokenizer_info.json: the tokenizer's init arguments, vLLM's wrapper class first."""
+    return {
+        "tokenizer_class": "TokenizerPoolCachedMockTokenizer",
+        "unk_token": None,
+        "bos_token": None,
+        "eos_token": "<|im_end|>",
+        "pad_token": "<|endoftext|>",
+        "add_prefix_space": False,
+        "added_tokens_decoder": {"4087": "<|endoftext|>", "4088": "<|im_start|>", "4089": "<|im_end|>"},
+        "chat_template": "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}",
+        "clean_up_tokenization_spaces": False,
+        "errors": "replace",
+        "model_max_length": 4096,
+        "split_special_tokens": False,
+        "truncation_side": "left",
+        "extra_special_tokens": ["<|im_start|>", "<|im_end|>"],
+        "name_or_path": model,
+        "is_local": True,
+        "local_files_only": True,
+        "backend": "tokenizers",
+    }
+
+
 # --- usage ------------------------------------------------------------------------------
 
 
