@@ -31,6 +31,7 @@ from vllm_client import (
     ModelList,
     ModelNotFoundError,
     NotFoundError,
+    PermissionDeniedError,
     ToolArgumentsError,
     UnprocessableEntityError,
 )
@@ -385,13 +386,13 @@ def test_models_values() -> None:
 # -- errors -----------------------------------------------------------------------------------------------------
 
 _MODEL_MISSING_FIXTURES = {"err_unknown_model", "err_unknown_model_completions", "embed_err_unknown_model",
-                           "audio_err_unknown_model"}
+                           "audio_err_unknown_model", "messages_unknown_model"}
 
 
 def _expected_class(name: str, status: int) -> type[APIError]:
     if status == 404:
         return ModelNotFoundError if name in _MODEL_MISSING_FIXTURES else NotFoundError
-    return {400: BadRequestError, 401: AuthenticationError, 422: UnprocessableEntityError,
+    return {400: BadRequestError, 401: AuthenticationError, 403: PermissionDeniedError, 422: UnprocessableEntityError,
             500: InternalServerError}.get(status, APIError)
 
 
@@ -409,9 +410,9 @@ def test_error_fixture(name: str) -> None:
     e = payload.get("error")
     if isinstance(e, dict):
         assert err.message == e["message"]
-        assert err.param == e["param"]
+        assert err.param == e.get("param")  # (Anthropic-shaped errors have no param and code)
         assert err.error_type == e["type"]
-        assert err.code == e["code"]
+        assert err.code == e.get("code")
     elif isinstance(e, str):
         assert err.message == e
         assert err.param is None

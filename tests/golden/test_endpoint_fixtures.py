@@ -12,19 +12,27 @@ from golden_fixtures import load_fixture, request_bytes, response_bytes, respons
 
 from vllm_client import (
     BadRequestError,
+    ChatCompletion,
+    Completion,
     EmbeddingResponse,
     InternalServerError,
     ModelNotFoundError,
     NotFoundError,
+    PermissionDeniedError,
     PoolingResult,
+    StreamError,
     UnprocessableEntityError,
 )
 from vllm_client._errors import error_from_response
 from vllm_client._json import loads
+from vllm_client._protocol.anthropic import AnthropicMessage, MessagesStreamDecoder
 from vllm_client._protocol.audio_types import AudioStreamDecoder, Transcription, Translation
 from vllm_client._protocol.binary_pooling import decode_binary
+from vllm_client._protocol.chat_batch import ChatCompletionBatch
 from vllm_client._protocol.cohere import EmbedV2Result
-from vllm_client._protocol.types import ChatCompletion, ModelList
+from vllm_client._protocol.generate import GenerateResult, GenerateStreamDecoder, GenerateStreamEvent
+from vllm_client._protocol.invocations import typed_answer
+from vllm_client._protocol.types import ModelList
 from vllm_client.testing._audio import parse_form
 
 
@@ -188,3 +196,99 @@ def test_tokenizer_info_capture() -> None:
     assert info["tokenizer_class"] == "TokenizerPoolCachedQwen2Tokenizer" and info["eos_token"] == "<|im_end|>"
     assert info["added_tokens_decoder"]["4089"] == "<|im_end|>"
     assert type(_error("embed_tokenizer_info_disabled")) is NotFoundError
+
+
+# --- chat batch, generate, invocations, elastic EP, /v1/messages ------------------------------
+
+
+def test_chat_batch_capture() -> None:
+    batch = ChatCompletionBatch(loads(response_bytes(load_fixture("chat_batch"))))
+    assert [c.index for c in batch.choices] == [0, 1, 2] and all(batch.contents)
+    assert batch.usage is not None and batch.usage.completion_tokens == 9  # 3 conversations x max_tokens 3
+    trap = ChatCompletionBatch(loads(response_bytes(load_fixture("chat_batch_stream_silently_accepted"))))
+    assert trap.usage is not None and trap.usage.completion_tokens == 3  # "stream": one chunk per choice left
+    assert all(len(c or "") < len(b or "") for c, b in zip(trap.contents, batch.contents, strict=True))
+    for name, param in (("chat_batch_n2", "n"), ("chat_batch_tool_choice", "body.tool_choice"),
+                        ("chat_batch_empty_conversation", "body.messages.0")):
+        err = _error(name)
+        assert type(err) is BadRequestError and err.param == param
+
+
+@pytest.mark.parametrize("name", ["generate_tokens", "generate_text", "generate_logprobs"])
+def test_generate_captures(name: str) -> None:
+    out = GenerateResult(loads(response_bytes(load_fixture(name))))
+    assert out.request_id.startswith("generate-tokens-") and out.model == "tiny"
+    assert out.token_ids and out.finish_reason == "length" and out.usage is not None
+    assert out.usage.completion_tokens == len(out.token_ids)
+    if name == "generate_text":
+        assert out.text and out.prompt_token_ids == [4088, 872, 198, 3707] and out.output_mode == "text"
+    if name == "generate_logprobs":
+        entry = out.choices[0].logprobs["content"][0]  # type: ignore[index]
+        assert entry["token_id"] == out.token_ids[0] and len(entry["top_logprobs"]) == 2
+
+
+@pytest.mark.parametrize("name", ["generate_stream", "generate_stream_text"])
+def test_generate_stream_captures(name: str) -> None:
+    fx = load_fixture(name)
+    decoder = GenerateStreamDecoder()
+    events = _feed(decoder, fx)
+    ids = [t for e in events if isinstance(e, GenerateStreamEvent.Tokens) for t in e.token_ids]
+    final = decoder.final()
+    assert final.token_ids == ids and len(ids) == 3 and final.finish_reason == "length"
+    assert (final.usage is not None) is (name == "generate_stream")  # only that one asked for usage
+    if name == "generate_stream_text":
+        assert final.text and final.prompt_token_ids == [4088, 872, 198, 3707]
+    plain = GenerateResult(loads(response_bytes(load_fixture("generate_tokens"))))
+    assert ids == plain.token_ids[:3]  # the same seed streamed and not
+
+
+def test_generate_errors_and_abort() -> None:
+    assert type(_error("generate_disabled")) is PermissionDeniedError
+    for name in ("generate_no_sampling_params", "generate_empty_token_ids", "generate_negative_token_id",
+                 "generate_n_too_large"):
+        assert type(_error(name)) is BadRequestError, name
+    abort = load_fixture("generate_abort")
+    assert abort["response"]["status"] == 200 and response_bytes(abort) == b""
+
+
+def test_invocation_answers_are_typed_by_their_shape() -> None:
+    assert isinstance(typed_answer(loads(response_bytes(load_fixture("invocations_chat")))), ChatCompletion)
+    assert isinstance(typed_answer(loads(response_bytes(load_fixture("invocations_completion")))), Completion)
+    assert isinstance(typed_answer(loads(response_bytes(load_fixture("embed_basic")))), EmbeddingResponse)
+    assert _error("invocations_no_handler").param == "prompt"
+
+
+def test_elastic_ep_captures() -> None:
+    assert loads(response_bytes(load_fixture("elastic_ep_is_scaling"))) == {"is_scaling_elastic_ep": False}
+    assert loads(response_bytes(load_fixture("elastic_ep_scale_same_size")))["message"] == (
+        "Scaled to 1 data parallel engines")
+    for name, cls in (("elastic_ep_missing_size", BadRequestError), ("elastic_ep_bad_size", BadRequestError),
+                      ("elastic_ep_bad_drain", BadRequestError), ("elastic_ep_scale_up_fails", InternalServerError)):
+        err = _error(name)
+        assert type(err) is cls and err.error_type in ("Bad Request", "Internal Server Error")
+
+
+def test_messages_captures() -> None:
+    msg = AnthropicMessage(loads(response_bytes(load_fixture("messages_basic"))))
+    assert msg.id.startswith("chatcmpl-") and msg.stop_reason == "max_tokens" and msg.text
+    assert msg.usage is not None and msg.usage.output_tokens == 4 and "stop_sequence" not in msg.raw
+    stopped = AnthropicMessage(loads(response_bytes(load_fixture("messages_stop_sequence"))))
+    assert (stopped.stop_reason, stopped.stop_sequence) == ("stop_sequence", "e")
+    fx = load_fixture("messages_stream")
+    decoder = MessagesStreamDecoder()
+    events = _feed(decoder, fx)
+    assert events[0].type == "message_start" and decoder.done
+    final = decoder.final()
+    assert final.text == "".join(e.text or "" for e in events) and final.stop_reason == "max_tokens"
+    assert final.usage is not None and final.usage.output_tokens == 3
+    assert loads(response_bytes(load_fixture("messages_count_tokens")))["input_tokens"] == 31
+    assert type(_error("messages_unknown_model")) is ModelNotFoundError
+    assert _error("messages_missing_max_tokens").param == "body.max_tokens"
+
+
+def test_messages_stream_cut_is_an_error() -> None:
+    body = response_bytes(load_fixture("messages_stream"))
+    decoder = MessagesStreamDecoder()
+    decoder.feed(body[: body.index(b"event: message_stop")])
+    with pytest.raises(StreamError, match="before message_stop"):
+        decoder.close()

@@ -9,10 +9,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vllm_client import ResponseParseError
+from vllm_client import ClassificationResult, InternalServerError, RerankResult, ResponseParseError
+from vllm_client._protocol.anthropic import MessagesStreamDecoder, build_count_tokens, build_messages
 from vllm_client._protocol.audio import build_audio
 from vllm_client._protocol.binary_pooling import decode_binary, input_count
+from vllm_client._protocol.chat_batch import build_chat_batch
 from vllm_client._protocol.cohere import build_embed_v2
+from vllm_client._protocol.generate import GenerateStreamState, build_generate
+from vllm_client._protocol.invocations import build_invocation, typed_answer
 from vllm_client._protocol.lora import build_load, build_unload
 from vllm_client._protocol.multipart import encode_form, form_value, read_file
 from vllm_client._protocol.pooling_types import EmbeddingResponse
@@ -151,3 +155,103 @@ def test_build_embed_v2() -> None:
         build_embed_v2("a", None, None, {})
     with pytest.raises(ValueError, match="embedding_types"):
         build_embed_v2(["a"], None, None, {"embedding_types": ["int8"]})
+
+
+# --- chat batch, generate, invocations, /v1/messages ------------------------------------------
+
+
+def test_build_chat_batch() -> None:
+    conv = [{"role": "user", "content": "x"}]
+    spec = build_chat_batch([conv, conv], {"max_tokens": 2, "temperature": 0, "model": "m", "timeout": 3})
+    assert (spec.path, spec.needs_model) == ("/chat/completions/batch", False)
+    assert spec.body == {"max_tokens": 2, "temperature": 0, "model": "m", "messages": [conv, conv]}
+    assert build_chat_batch([conv], {}).needs_model
+    with pytest.raises(TypeError, match="list of conversations"):
+        build_chat_batch(conv[0], {})
+    with pytest.raises(TypeError, match="messages must be a list"):
+        build_chat_batch(["hi"], {})
+    with pytest.raises(ValueError, match="temperature"):
+        build_chat_batch([conv], {"temperature": -1})
+    with pytest.raises(ValueError, match="logprob_token_ids needs logprobs"):
+        build_chat_batch([conv], {"logprob_token_ids": [1]})
+    with pytest.raises(TypeError, match="in extra_body"):
+        build_chat_batch([conv], {"extra": {"tools": [{}]}})
+
+
+def test_build_generate_nests_sampling_fields() -> None:
+    spec = build_generate((5, 6), {"temperature": 0.5, "top_k": 3}, {"top_k": 7, "max_tokens": 4,
+                                                                      "request_id": "r1", "priority": 2},
+                          stream=True)
+    assert (spec.path, spec.root, spec.stream, spec.needs_model) == ("/inference/v1/generate", True, True, False)
+    assert spec.body == {"request_id": "r1", "priority": 2, "token_ids": [5, 6], "stream": True,
+                         "sampling_params": {"temperature": 0.5, "top_k": 7, "max_tokens": 4},
+                         "stream_options": {"include_usage": True}}
+    with pytest.raises(TypeError, match="unexpected keyword argument 'max_token'"):
+        build_generate([1], None, {"max_token": 3}, stream=False)
+    with pytest.raises(ValueError, match="detokenize"):
+        build_generate([1], None, {"output_mode": "text", "detokenize": False}, stream=False)
+    with pytest.raises(TypeError, match="sampling_params must be a mapping"):
+        build_generate([1], [("a", 1)], {}, stream=False)  # type: ignore[arg-type]
+
+
+def test_generate_stream_state_assembles() -> None:
+    state = GenerateStreamState()
+    events = state.feed({"request_id": "g", "usage": None, "prompt_token_ids": [1], "output_mode": "text",
+                         "choices": [{"index": 0, "token_ids": [7], "text": "a", "finish_reason": None}]})
+    events += state.feed({"request_id": "g", "usage": None, "output_mode": "text",
+                          "choices": [{"index": 0, "token_ids": [8], "text": "b", "finish_reason": "length"}]})
+    events += state.feed({"request_id": "g", "usage": {"prompt_tokens": 1, "completion_tokens": 2,
+                                                       "total_tokens": 3}, "output_mode": "text", "choices": []})
+    events += state.end()
+    assert [type(e).__name__ for e in events] == ["Tokens", "Tokens", "Finish", "Usage", "Done"]
+    final = state.final()
+    assert (final.token_ids, final.text, final.prompt_token_ids, final.finish_reason) == ([7, 8], "ab", [1],
+                                                                                         "length")
+    assert final.usage is not None and final.usage.total_tokens == 3 and state.token_chunks == 2
+
+
+def test_build_messages_and_invocations() -> None:
+    msgs = [{"role": "user", "content": "x"}]
+    spec = build_messages(msgs, 5, {"system": "s", "top_k": 2}, stream=True)
+    assert (spec.path, spec.needs_model, spec.stream) == ("/messages", True, True)
+    assert spec.body == {"system": "s", "top_k": 2, "messages": msgs, "max_tokens": 5, "stream": True}
+    with pytest.raises(ValueError, match="max_tokens must be >= 1"):
+        build_messages(msgs, 0, {}, stream=False)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'stop'"):
+        build_messages(msgs, 5, {"stop": ["x"]}, stream=False)
+    assert build_count_tokens(msgs, {"model": "m"}).body == {"model": "m", "messages": msgs}
+    inv = build_invocation({"prompt": "p", "stream": True}, "lora-a", {})
+    assert (inv.path, inv.root, inv.stream, inv.needs_model) == ("/invocations", True, True, False)
+    assert inv.headers == {"X-Amzn-SageMaker-Adapter-Identifier": "lora-a"}
+    assert typed_answer({"object": "list", "data": [{"index": 0, "label": "x", "probs": [1.0]}]}).__class__ \
+        is ClassificationResult
+    assert typed_answer({"results": []}).__class__ is RerankResult
+    assert typed_answer({"whatever": 1}) == {"whatever": 1}
+
+
+def test_messages_stream_decoder_tool_use_and_errors() -> None:
+    def ev(name: str, data: dict[str, object]) -> bytes:
+        return f"event: {name}\ndata: {json.dumps({'type': name, **data})}\n\n".encode()
+
+    decoder = MessagesStreamDecoder()
+    body = (ev("message_start", {"message": {"id": "m", "type": "message", "role": "assistant", "content": [],
+                                             "usage": {"input_tokens": 3, "output_tokens": 0}}})
+            + ev("content_block_start", {"content_block": {"type": "tool_use", "id": "t", "name": "f", "input": {}},
+                                         "index": 0})
+            + ev("content_block_delta", {"delta": {"type": "input_json_delta", "partial_json": '{"a": '}, "index": 0})
+            + ev("content_block_delta", {"delta": {"type": "input_json_delta", "partial_json": "1}"}, "index": 0})
+            + ev("content_block_stop", {"index": 0})
+            + ev("message_delta", {"delta": {"stop_reason": "tool_use", "stop_sequence": None},
+                                   "usage": {"output_tokens": 5}}))
+    events = decoder.feed(body)
+    assert len(events) == 6 and not decoder.done and decoder.token_chunks == 2
+    final = decoder.final()
+    assert final.tool_uses == [{"type": "tool_use", "id": "t", "name": "f", "input": {"a": 1}}]
+    assert final.stop_reason == "tool_use" and final.usage is not None and final.usage.input_tokens == 3
+    assert final.usage.output_tokens == 5
+    decoder.feed(ev("message_stop", {}))
+    assert decoder.done
+    decoder.close()
+    failing = MessagesStreamDecoder()
+    with pytest.raises(InternalServerError, match="boom"):
+        failing.feed(ev("error", {"error": {"type": "internal_error", "message": "boom"}}))

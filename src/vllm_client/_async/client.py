@@ -23,10 +23,13 @@ from .._protocol.deadlines import attempt_timeout
 from .._protocol.requests import RequestSpec, build_simple
 from .._protocol.types import RequestTiming
 from .._transport.async_http import AsyncResponse, AsyncTransport, sleep
+from .anthropic import AsyncMessages
 from .audio import AsyncAudio
 from .chat import AsyncChat
 from .completions import AsyncCompletions
 from .conversation import AsyncConversation
+from .generate import AsyncGenerateMixin
+from .invocations import AsyncInvocationsMixin
 from .lora import AsyncLora
 from .models import AsyncModels
 from .pooling import AsyncEmbeddings, AsyncPoolingMixin
@@ -37,7 +40,7 @@ __all__ = ["AsyncVllmClient"]
 _DISCOVERY = "while discovering the served model (pass model=... to skip): "
 
 
-class AsyncVllmClient(AsyncPoolingMixin):
+class AsyncVllmClient(AsyncPoolingMixin, AsyncGenerateMixin, AsyncInvocationsMixin):
     """Client for one vLLM server (or several: pass a list of base URLs).
 
     ``base_url`` defaults to ``VLLM_BASE_URL`` or ``http://localhost:8000/v1``; a bare
@@ -82,6 +85,7 @@ class AsyncVllmClient(AsyncPoolingMixin):
         self.server = AsyncServer(self)
         self.lora = AsyncLora(self)
         self.audio = AsyncAudio(self)
+        self.messages = AsyncMessages(self)
 
     # -- configuration ---------------------------------------------------------------------
     @property

@@ -24,10 +24,13 @@ from .._protocol.deadlines import attempt_timeout
 from .._protocol.requests import RequestSpec, build_simple
 from .._protocol.types import RequestTiming
 from .._transport.sync_http import SyncResponse, SyncTransport, sleep
+from .anthropic import Messages
 from .audio import Audio
 from .chat import Chat
 from .completions import Completions
 from .conversation import Conversation
+from .generate import GenerateMixin
+from .invocations import InvocationsMixin
 from .lora import Lora
 from .models import Models
 from .pooling import Embeddings, PoolingMixin
@@ -38,7 +41,7 @@ __all__ = ["VllmClient"]
 _DISCOVERY = "while discovering the served model (pass model=... to skip): "
 
 
-class VllmClient(PoolingMixin):
+class VllmClient(PoolingMixin, GenerateMixin, InvocationsMixin):
     """Client for one vLLM server (or several: pass a list of base URLs).
 
     ``base_url`` defaults to ``VLLM_BASE_URL`` or ``http://localhost:8000/v1``; a bare
@@ -83,6 +86,7 @@ class VllmClient(PoolingMixin):
         self.server = Server(self)
         self.lora = Lora(self)
         self.audio = Audio(self)
+        self.messages = Messages(self)
 
     # -- configuration ---------------------------------------------------------------------
     @property

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from . import _audio as audio
 from . import _lora as lora
+from . import _more_routes as more
 from . import _pooling as pool
 
 __all__ = ["RESPONSE_BY_ID", "RESPONSE_CANCEL", "TASKS", "route_of", "table"]
@@ -54,8 +55,10 @@ def table(task: str | None, num_labels: int, features: frozenset[str] = frozense
         routes["/tokenizer_info"] = _GET
     if task in (None, "transcription"):  # a speech-to-text model (Whisper)
         routes.update(audio.ROUTES)
+    routes["/invocations"] = ("POST",)  # SageMaker: every server, whatever it serves
     if TASKS[task]:
         routes.update(_GENERATE_ROUTES)
+        routes.update(more.GENERATE_ONLY)  # chat batch, /v1/messages, scale-out, elastic EP
     routes.update(pool.routes_for(task, num_labels))
     return routes
 

@@ -22,6 +22,7 @@ from . import _audio as audio
 from . import _endpoints as ep
 from . import _generate as gen
 from . import _lora as lora_routes
+from . import _more_routes as more
 from . import _pooling as pool
 from . import _responses as resp
 from . import _routes as routes
@@ -57,7 +58,7 @@ _ID_PREFIX = {"chat": "chatcmpl", "completion": "cmpl", "responses": "resp"}
 _CHECKS = {"chat": val.CHAT_CHECKS, "completion": val.COMPLETION_CHECKS, "responses": val.RESPONSES_CHECKS}
 
 
-class MockVllmServer:
+class MockVllmServer(more.MoreRoutes):
     """A vLLM-compatible HTTP server for tests, demos and benchmarks.
 
     >>> with MockVllmServer(model="my-model") as server:
@@ -89,6 +90,8 @@ class MockVllmServer:
       a load reads `adapter_config.json` under its path, on this machine);
       `lora_modules`: `--lora-modules name=path ...`; `max_lora_rank`: `--max-lora-rank`.
     * `tokenizer_info`: `--enable-tokenizer-info-endpoint` (`GET /tokenizer_info`).
+    * `scale_out`: `--enable-scale-out` (`/inference/v1/generate`: token ids in and out);
+      `max_num_seqs`: `--max-num-seqs` (a bound on `n` there).
     """
 
     def __init__(
@@ -117,6 +120,8 @@ class MockVllmServer:
         lora_modules: Mapping[str, str] | None = None,
         max_lora_rank: int = 16,
         tokenizer_info: bool = True,
+        scale_out: bool = True,
+        max_num_seqs: int = 256,
     ) -> None:
         self.models: list[str] = list(models) if models else [model]
         self.model = self.models[0]
@@ -137,6 +142,8 @@ class MockVllmServer:
             raise ValueError(f"task must be one of {sorted(t for t in routes.TASKS if t)} or None, not {task!r}")
         self.task = task
         self.adapters = lora_routes.Adapters(lora_modules, max_rank=max_lora_rank)
+        self.scale_out = scale_out  # like --enable-scale-out (/inference/v1/generate answers 403 without it)
+        self.max_num_seqs = max_num_seqs
         flags = {"lora": lora, "tokenizer_info": tokenizer_info}
         self._routes = routes.table(task, num_labels, frozenset(k for k, on in flags.items() if on))
         self._knobs_cache: tuple[tuple[Any, ...], val.Facts, ep.Settings] | None = None
@@ -455,7 +462,13 @@ class MockVllmServer:
                 b'{"detail":"Method Not Allowed"}',
             )
             return
-        if req.path == "/v1/chat/completions":
+        await self._dispatch(conn, req, reply, extra)
+
+    async def _dispatch(self, conn: Connection, req: RecordedRequest, reply: Reply | None, extra: Headers) -> None:
+        """Answer a request whose route and method are known to be served."""
+        if req.path in more.ROUTES:
+            await self._more(conn, req, reply, extra)
+        elif req.path == "/v1/chat/completions":
             await self._generate(conn, req, "chat", reply, extra)
         elif req.path == "/v1/completions":
             await self._generate(conn, req, "completion", reply, extra)

@@ -66,9 +66,12 @@ def validation_error(errors: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 
 
 def input_repr(value: Any) -> str:
-    """How pydantic shows an input in those messages: dicts as `<dict of N items>`."""
+    """How pydantic shows an input in those messages: dicts as `<dict of N items>`, lists
+    as `<list of N items>`."""
     if isinstance(value, dict):
         return f"<dict of {len(value)} items>"
+    if isinstance(value, list):
+        return f"<list of {len(value)} items>"
     return str(value)
 
 
