@@ -41,6 +41,8 @@ NAMES = {
     "AsyncTranscriptions": "Transcriptions",
     "AsyncTranslations": "Translations",
     "AsyncTranscriptionStream": "TranscriptionStream",
+    "AsyncResponses": "Responses",
+    "AsyncResponseStream": "ResponseStream",
     "AsyncStream": "Stream",
     "AsyncChatStream": "ChatStream",
     "AsyncCompletionStream": "CompletionStream",
@@ -58,6 +60,8 @@ NAMES = {
     "aread": "read",
     "aiter_bytes": "iter_bytes",
     "async_http": "sync_http",
+    "AsyncPool": "ThreadPool",
+    "async_pool": "sync_pool",
     "_async": "_sync",
 }
 

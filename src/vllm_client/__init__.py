@@ -15,7 +15,7 @@ from ._version import __version__
 
 # Where each public name lives. Nothing is imported until a name is first used
 # (PEP 562 ``__getattr__``): ``import vllm_client`` stays a few milliseconds, a sync-only
-# program never loads asyncio or aiohttp, and the CLI pays only for what its command
+# program never loads asyncio, and the CLI pays only for what its command
 # uses (measured: benchmarks/import_time.py). tests/unit/test_lazy_imports.py checks that
 # this table, the ``TYPE_CHECKING`` imports below and ``__all__`` agree.
 _LAZY: dict[str, tuple[str, ...]] = {
@@ -24,6 +24,7 @@ _LAZY: dict[str, tuple[str, ...]] = {
     "._async.client": ("AsyncVllmClient",),
     "._async.conversation": ("AsyncConversation",),
     "._async.generate": ("AsyncGenerateStream",),
+    "._async.responses": ("AsyncResponseStream",),
     "._async.streaming": ("AsyncChatStream", "AsyncCompletionStream", "AsyncStream"),
     "._config": ("Limits", "Timeout"),
     "._errors": (
@@ -42,6 +43,10 @@ _LAZY: dict[str, tuple[str, ...]] = {
         "ClassificationData", "ClassificationResult", "EmbeddingData", "EmbeddingResponse", "PoolingData",
         "PoolingResult", "RerankItem", "RerankResult", "ScoreData", "ScoreResult", "TokenizeResult",
     ),
+    "._protocol.responses_events": ("ResponseEvent", "ResponseStreamEvent"),
+    "._protocol.responses_types": (
+        "Response", "ResponseFunctionCall", "ResponseItem", "ResponseMessage", "ResponseReasoning",
+    ),
     "._protocol.types": (
         "ChatCompletion", "Choice", "Completion", "CompletionChoice", "Function", "Message", "Model", "ModelList",
         "RequestTiming", "ToolCall", "Usage",
@@ -52,6 +57,7 @@ _LAZY: dict[str, tuple[str, ...]] = {
     "._sync.client": ("VllmClient",),
     "._sync.conversation": ("Conversation",),
     "._sync.generate": ("GenerateStream",),
+    "._sync.responses": ("ResponseStream",),
     "._sync.streaming": ("ChatStream", "CompletionStream", "Stream"),
     ".structured": ("ParsedChatCompletion", "ParsedCompletion", "StructuredOutputError"),
     ".tools": ("ToolLoopError",),
@@ -64,6 +70,7 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
     from ._async.client import AsyncVllmClient
     from ._async.conversation import AsyncConversation
     from ._async.generate import AsyncGenerateStream
+    from ._async.responses import AsyncResponseStream
     from ._async.streaming import AsyncChatStream, AsyncCompletionStream, AsyncStream
     from ._config import Limits, Timeout
     from ._errors import (
@@ -105,6 +112,14 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
         ScoreResult,
         TokenizeResult,
     )
+    from ._protocol.responses_events import ResponseEvent, ResponseStreamEvent
+    from ._protocol.responses_types import (
+        Response,
+        ResponseFunctionCall,
+        ResponseItem,
+        ResponseMessage,
+        ResponseReasoning,
+    )
     from ._protocol.types import (
         ChatCompletion,
         Choice,
@@ -124,26 +139,28 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers and IDEs
     from ._sync.client import VllmClient
     from ._sync.conversation import Conversation
     from ._sync.generate import GenerateStream
+    from ._sync.responses import ResponseStream
     from ._sync.streaming import ChatStream, CompletionStream, Stream
     from .structured import ParsedChatCompletion, ParsedCompletion, StructuredOutputError
     from .tools import ToolLoopError
 
 __all__ = [
     "APIConnectionError", "APIError", "APITimeoutError", "AnthropicMessage", "AnthropicUsage", "AsyncChatStream",
-    "AsyncCompletionStream", "AsyncConversation", "AsyncGenerateStream", "AsyncMessagesStream", "AsyncStream",
-    "AsyncTranscriptionStream", "AsyncVllmClient", "AudioUsage", "AuthenticationError", "BadRequestError",
-    "ChatCompletion", "ChatCompletionBatch", "ChatStream", "ChatStreamEvent", "Choice", "ClassificationData",
-    "ClassificationResult", "Completion", "CompletionChoice", "CompletionStream", "CompletionStreamEvent",
-    "CompletionStreamEventType", "ConflictError", "Conversation", "EmbedV2Result", "EmbeddingData",
-    "EmbeddingResponse", "Function", "GenerateChoice", "GenerateResult", "GenerateStream", "GenerateStreamEvent",
-    "InternalServerError", "Limits", "Message", "MessageStreamEvent", "MessagesStream", "Model", "ModelList",
-    "ModelNotFoundError", "NotFoundError", "ParsedChatCompletion", "ParsedCompletion", "PermissionDeniedError",
-    "PoolingData", "PoolingResult", "RateLimitError", "RequestTiming", "RerankItem", "RerankResult",
-    "ResponseParseError", "ScoreData", "ScoreResult", "ServiceUnavailableError", "Stream", "StreamError",
-    "StreamEvent", "StreamMetrics", "StreamTimeoutError", "StructuredOutputError", "Timeout", "TokenizeResult",
-    "ToolArgumentsError", "ToolCall", "ToolLoopError", "Transcription", "TranscriptionSegment",
-    "TranscriptionStream", "Translation", "UnprocessableEntityError", "Usage", "VllmClient", "VllmError",
-    "__version__",
+    "AsyncCompletionStream", "AsyncConversation", "AsyncGenerateStream", "AsyncMessagesStream",
+    "AsyncResponseStream", "AsyncStream", "AsyncTranscriptionStream", "AsyncVllmClient", "AudioUsage",
+    "AuthenticationError", "BadRequestError", "ChatCompletion", "ChatCompletionBatch", "ChatStream",
+    "ChatStreamEvent", "Choice", "ClassificationData", "ClassificationResult", "Completion", "CompletionChoice",
+    "CompletionStream", "CompletionStreamEvent", "CompletionStreamEventType", "ConflictError", "Conversation",
+    "EmbedV2Result", "EmbeddingData", "EmbeddingResponse", "Function", "GenerateChoice", "GenerateResult",
+    "GenerateStream", "GenerateStreamEvent", "InternalServerError", "Limits", "Message", "MessageStreamEvent",
+    "MessagesStream", "Model", "ModelList", "ModelNotFoundError", "NotFoundError", "ParsedChatCompletion",
+    "ParsedCompletion", "PermissionDeniedError", "PoolingData", "PoolingResult", "RateLimitError", "RequestTiming",
+    "RerankItem", "RerankResult", "Response", "ResponseEvent", "ResponseFunctionCall", "ResponseItem",
+    "ResponseMessage", "ResponseParseError", "ResponseReasoning", "ResponseStream", "ResponseStreamEvent",
+    "ScoreData", "ScoreResult", "ServiceUnavailableError", "Stream", "StreamError", "StreamEvent", "StreamMetrics",
+    "StreamTimeoutError", "StructuredOutputError", "Timeout", "TokenizeResult", "ToolArgumentsError", "ToolCall",
+    "ToolLoopError", "Transcription", "TranscriptionSegment", "TranscriptionStream", "Translation",
+    "UnprocessableEntityError", "Usage", "VllmClient", "VllmError", "__version__",
 ]
 
 

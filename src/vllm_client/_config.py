@@ -135,7 +135,7 @@ def split_base_url(url: str) -> tuple[str, str | None]:
     (``Basic ...``, user and password percent-decoded; ``None`` without credentials).
 
     The stored URL never carries credentials, so they cannot reach a repr, an error, a log
-    or a transport (aiohttp would turn them into its own Basic auth header).
+    or a transport (an HTTP library could turn them into its own Basic auth header).
     """
     if not isinstance(url, str):
         raise TypeError(f"base_url must be a str, got {type(url).__name__}")

@@ -104,6 +104,9 @@ class APIError(VllmError):
         self.headers: dict[str, str] = dict(headers or {})
         self.hint: str | None = None
         """What to do about it, when the client can tell (shown after the server's message)."""
+        self.raw_body: bytes | None = None
+        """The answer's body exactly as received, when it came as an HTTP answer (the batch
+        runner writes a server's error body unchanged)."""
         super().__init__(message)
 
     def __str__(self) -> str:
@@ -320,7 +323,7 @@ def error_from_response(
         message = text or _reason(status)
     cls = _refine(error_class(status), message, param)
     rid = headers.get("x-request-id") or request_id
-    return cls(
+    error = cls(
         message,
         status_code=status,
         error_type=etype if isinstance(etype, str) else None,
@@ -330,6 +333,8 @@ def error_from_response(
         request_id=rid,
         headers=headers,
     )
+    error.raw_body = body
+    return error
 
 
 #: routes only a pooling model serves (``vllm serve ... --runner pooling``)
@@ -357,6 +362,8 @@ def hint_for(error: APIError, method: str, url: str, *, sent_api_key: bool) -> s
         if sent_api_key:
             return "the server rejected the API key: check api_key= / VLLM_API_KEY / --api-key"
         return "the server requires an API key: api_key= / VLLM_API_KEY / --api-key"
+    if error.param == "response_id":
+        return _stored_response_hint(error)
     if error.status_code != 404 or isinstance(error, ModelNotFoundError):
         return None
     where = f"{method} {redact_url(url)}"
@@ -372,6 +379,16 @@ def hint_for(error: APIError, method: str, url: str, *, sent_api_key: bool) -> s
             name = route.rsplit("/", 1)[-1]
             return f"{where} is not served here; a server started with --runner pooling has no {name}"
     return f"{where} is not served by this server"
+
+
+def _stored_response_hint(error: APIError) -> str | None:
+    """vLLM's answers about a stored response id say less than the caller needs to know."""
+    if error.status_code == 404:
+        return ("vLLM keeps responses only when started with VLLM_ENABLE_RESPONSES_API_STORE=1 (without it every "
+                "id is unknown; a restart forgets them all)")
+    if error.status_code == 400 and "cannot cancel" in error.message.lower():
+        return "only a background=True response that is still queued or in progress can be cancelled"
+    return None
 
 
 def error_from_stream_frame(payload: dict[str, Any], *, request_id: str | None = None) -> APIError:

@@ -20,6 +20,8 @@ EXPECTED = {
     "multi_turn_chat.py": ["assistant: Paris.", "branch assistant: Berlin", "history: 5 messages (branch: 7)",
                            "after reset: 1 message(s)"],
     "stream_reasoning.py": ["(finish: stop)", "reasoning: 'Six sevens", "answer: '6 times 7 is 42.'"],
+    "batch_file.py": ["first run: 5 lines: 3 succeeded, 1 failed (http_400 1), 1 invalid", ": HTTP 400",
+                      "error invalid_request: line 5 is not valid JSON", "resumed: 2 skipped, 3 written", "lines: 5"],
 }
 
 

@@ -1,6 +1,6 @@
-"""What using the package loads, in a fresh interpreter: aiohttp (~90-150 ms of import)
-only once an async client sends its first request, and neither aiohttp nor asyncio for a
-sync-only program. The costs themselves are measured by benchmarks/import_time.py."""
+"""What using the package loads, in a fresh interpreter: asyncio only once an async client
+sends its first request, never aiohttp (the async transport is our own), and neither for
+a sync-only program. The costs themselves are measured by benchmarks/import_time.py."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ print(json.dumps({"models": models, "steps": steps}))
 """
 
 
-def test_aiohttp_is_imported_only_by_the_first_async_request(vllm_mock: MockVllmServer) -> None:
+def test_asyncio_is_imported_only_by_the_first_async_request(vllm_mock: MockVllmServer) -> None:
     code = f"URL = {vllm_mock.url!r}\n{_PROGRAM}"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     report = json.loads(out.stdout)
@@ -44,4 +44,4 @@ def test_aiohttp_is_imported_only_by_the_first_async_request(vllm_mock: MockVllm
     assert steps["sync client"] == []
     assert steps["sync request"] == []  # a sync-only program never loads asyncio or aiohttp
     assert "aiohttp" not in steps["async client"]
-    assert steps["async request"] == ["aiohttp", "asyncio"]
+    assert steps["async request"] == ["asyncio"]  # no aiohttp: the async transport is ours

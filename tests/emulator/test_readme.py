@@ -25,7 +25,9 @@ def test_the_readme_has_snippets() -> None:
     assert len(snippets()) >= 6
 
 
-def test_every_readme_snippet_runs(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_every_readme_snippet_runs(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+                                   tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)  # snippets that write files (the batch one) write them here
     with MockVllmServer() as server:
         monkeypatch.setenv("VLLM_BASE_URL", server.base_url)
         namespace: dict[str, Any] = {"__name__": "readme"}
@@ -40,3 +42,4 @@ def test_every_readme_snippet_runs(monkeypatch: pytest.MonkeyPatch, capsys: pyte
     out = capsys.readouterr().out
     assert "get_weather {'location': 'Paris'}" in out  # the scripted tool call went through
     assert "21 C in Paris." in out
+    assert "queued" in out and "after " in out  # the Responses snippets: a background job, a stream's end

@@ -11,7 +11,7 @@ variant), and stopped when a different variant needs the slot (at most
 of the session.
 
 Fixtures (function-scoped, cheap: they return the running server or start it):
-``vllm_plain``, ``vllm_apikey``, ``vllm_hermes``, ``vllm_r1``, ``vllm_r1_sor``, ``vllm_qwen3``,
+``vllm_plain``, ``vllm_apikey``, ``vllm_responses``, ``vllm_hermes``, ``vllm_r1``, ``vllm_r1_sor``, ``vllm_qwen3``,
 ``vllm_embed``, ``vllm_classify``, ``vllm_crossenc`` (one per row of harness/variants.py), and
 ``vllm_server`` (a factory: ``vllm_server("hermes")``). Each returns a :class:`RealServer`.
 

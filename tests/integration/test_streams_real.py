@@ -317,9 +317,9 @@ def test_streams_read_to_the_end_reuse_their_connection(vllm_plain: RealServer) 
             for _ in range(5):
                 async with await aclient.chat.completions.create(stream=True, **req) as astream:
                     assert (await astream.final()).finish_reason is not None
-            session = aclient._transport._session
-            assert session is not None and session.connector is not None
-            return sum(len(v) for v in session.connector._conns.values())  # idle keep-alive connections
+            stats = aclient._transport.pool_stats()
+            assert stats["in_use"] == 0 and stats["opened"] == 1
+            return int(stats["idle"])  # idle keep-alive connections
 
     assert asyncio.run(run()) == 1
 

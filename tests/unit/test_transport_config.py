@@ -88,3 +88,25 @@ def test_unlimited_and_longest_timeouts_reach_the_transports(make_api: Any, vllm
 def test_limits_are_validated_before_the_transport() -> None:
     with pytest.raises(ValueError, match="keepalive_expiry"):
         VllmClient("http://h:1", limits=Limits(keepalive_expiry=math.inf))
+
+
+async def test_async_http_proxy_gets_absolute_form_requests(vllm_mock: object) -> None:
+    from vllm_client import AsyncVllmClient
+    from vllm_client.testing import MockVllmServer
+
+    assert isinstance(vllm_mock, MockVllmServer)
+    client = AsyncVllmClient("http://user:pw@vllm.invalid:8000/v1", max_retries=0)
+    client._transport._proxies = {"http": vllm_mock.url.replace("http://", "http://pu:pp@")}
+    assert (await client.models.list()).ids == [vllm_mock.model]
+    assert vllm_mock.last_request.target == "http://vllm.invalid:8000/v1/models"
+    headers = {k.lower(): v for k, v in vllm_mock.last_request.headers.items()}
+    assert headers["host"] == "vllm.invalid:8000"
+    assert headers["proxy-authorization"] == "Basic cHU6cHA="
+    await client.aclose()
+
+
+def test_async_tls_context_follows_verify() -> None:
+    from vllm_client._transport.async_http import AsyncTransport
+
+    assert AsyncTransport(verify=False)._ssl_ctx().verify_mode == ssl.CERT_NONE
+    assert AsyncTransport()._ssl_ctx().check_hostname

@@ -10,7 +10,6 @@ from typing_extensions import Unpack
 from .._protocol.chat_batch import ChatBatchCall, ChatCompletionBatch, build_chat_batch
 from .._protocol.params import CallOptions, ChatParams
 from .._protocol.requests import build_chat
-from .._protocol.stream_decoder import ChatStreamDecoder
 from .._protocol.think import split_think_in_chat
 from .._protocol.types import ChatCompletion
 from .streaming import AsyncChatStream
@@ -70,6 +69,9 @@ class AsyncChatCompletions:
                 data = split_think_in_chat(data)
             return ChatCompletion(data, timing)
         response, request_id, _, start = await client._send(spec)
+        # msgspec and the stream states load with the first stream
+        from .._protocol.stream_decoder import ChatStreamDecoder
+
         decoder = ChatStreamDecoder(parse_think_tags=parse_think_tags, request_id=request_id)
         return AsyncChatStream(response, decoder, timeout=client._core.timeout(spec), request_id=request_id,
                                started=start)

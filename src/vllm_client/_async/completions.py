@@ -9,7 +9,6 @@ from typing_extensions import Unpack
 
 from .._protocol.params import CallOptions, CompletionParams
 from .._protocol.requests import build_completion
-from .._protocol.stream_decoder import CompletionStreamDecoder
 from .._protocol.types import Completion
 from .streaming import AsyncCompletionStream
 
@@ -57,6 +56,9 @@ class AsyncCompletions:
             data, timing = await client._request_json(spec)
             return Completion(data, timing)
         response, request_id, _, start = await client._send(spec)
+        # msgspec and the stream states load with the first stream
+        from .._protocol.stream_decoder import CompletionStreamDecoder
+
         decoder = CompletionStreamDecoder(request_id=request_id)
         return AsyncCompletionStream(response, decoder, timeout=client._core.timeout(spec), request_id=request_id,
                                      started=start)

@@ -11,7 +11,6 @@ from typing_extensions import Unpack
 from .._protocol.chat_batch import ChatBatchCall, ChatCompletionBatch, build_chat_batch
 from .._protocol.params import CallOptions, ChatParams
 from .._protocol.requests import build_chat
-from .._protocol.stream_decoder import ChatStreamDecoder
 from .._protocol.think import split_think_in_chat
 from .._protocol.types import ChatCompletion
 from .streaming import ChatStream
@@ -71,6 +70,9 @@ class ChatCompletions:
                 data = split_think_in_chat(data)
             return ChatCompletion(data, timing)
         response, request_id, _, start = client._send(spec)
+        # msgspec and the stream states load with the first stream
+        from .._protocol.stream_decoder import ChatStreamDecoder
+
         decoder = ChatStreamDecoder(parse_think_tags=parse_think_tags, request_id=request_id)
         return ChatStream(response, decoder, timeout=client._core.timeout(spec), request_id=request_id,
                                started=start)

@@ -3,16 +3,18 @@
 
 from __future__ import annotations
 
+import functools
 import random
 import time
 from collections.abc import Mapping
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._client_base import ClientCore
 from .._config import UNSET, ClientConfig, Limits, OnRetry, Timeout, TimeoutLike, check_max_retries
 from .._errors import (
     APIConnectionError,
+    APIError,
     APITimeoutError,
     ResponseParseError,
     VllmError,
@@ -35,6 +37,9 @@ from .lora import Lora
 from .models import Models
 from .pooling import Embeddings, PoolingMixin
 from .server import Server
+
+if TYPE_CHECKING:
+    from .responses import Responses
 
 __all__ = ["VllmClient"]
 
@@ -87,6 +92,13 @@ class VllmClient(PoolingMixin, GenerateMixin, InvocationsMixin):
         self.lora = Lora(self)
         self.audio = Audio(self)
         self.messages = Messages(self)
+
+    @functools.cached_property
+    def responses(self) -> Responses:
+        """``/v1/responses`` (imported on first use: most programs never touch it)."""
+        from .responses import Responses
+
+        return Responses(self)
 
     # -- configuration ---------------------------------------------------------------------
     @property
@@ -261,6 +273,22 @@ class VllmClient(PoolingMixin, GenerateMixin, InvocationsMixin):
             excerpt = data[:200].decode("utf-8", "replace")
             raise ResponseParseError(f"expected JSON from {spec.path}, got {excerpt!r} "
                                      f"(request_id={request_id})") from None
+
+    def _request_raw(self, path: str, body: dict[str, Any], timeout: Timeout | None = None,
+                           *, model: bool = True) -> tuple[int, str, bytes]:
+        """POST a prepared JSON ``body`` to ``path`` (from the server root: ``/v1/chat/completions``)
+        with this call's retries and request id; ``model=True`` fills a missing ``body["model"]``
+        with the served model. Returns (status, request id, the body bytes as received): a
+        final error answer is returned, not raised, so the batch runner can keep the server's
+        own bytes. Failures without an HTTP answer (connection, timeout) raise as usual."""
+        spec = RequestSpec("POST", path, body=body, root=True, needs_model=model, timeout=timeout)
+        try:
+            response, request_id, _, _ = self._send(spec)
+        except APIError as error:
+            if error.raw_body is None:
+                raise
+            return error.status_code, error.request_id or "", error.raw_body
+        return response.status, request_id, response.read()
 
     def _request_bytes(self, spec: RequestSpec) -> tuple[bytes, dict[str, str], RequestTiming]:
         """A non-streamed call returning the raw body (plain-text endpoints)."""

@@ -1,9 +1,23 @@
-"""Async transport: aiohttp.
+"""Async transport: our own HTTP/1.1 client on asyncio (no aiohttp).
 
-Chosen by measurement (``../shared/bench``): aiohttp's C HTTP parser (llhttp) costs a
-third of the h11-based clients per streamed event and the least per request of the
-async clients measured. The session is created lazily inside the running loop (a
-session is bound to its loop) and re-created if the client is used from a new loop.
+Why our own, measured on ``../shared/bench`` (benchmarks/results-2026-12-01.md): with
+aiohttp, our own per-request Python was 10-20 µs of 140-230 µs and the rest aiohttp's
+ClientRequest/ClientResponse machinery; per streamed event its StreamReader resumes
+reading once per HTTP chunk (vLLM sends one chunk per event). Here a request is one
+``write`` of a head built with one f-string per header, the answer is parsed by
+``_protocol/http1.py`` on whole socket reads, and a stream's reader gets every event of
+a read as one de-chunked piece, waiting on a future only when nothing is queued
+(``async_conn.py``). The numbers against aiohttp are in the module's results section.
+
+What it keeps from the aiohttp-based transport: a keep-alive pool with ``Limits``,
+connect/read timeouts and the stream deadlines, TLS (``verify`` True/False/CA path, SNI),
+proxies from the environment (absolute-form for http, CONNECT + ``start_tls`` for
+https), the error mapping, one client across several event loops (``async_pool.py``).
+No ``Accept-Encoding`` is sent, so no server compresses (vLLM never does by default).
+
+A request is sent again silently only when it provably did not reach the server: an idle
+connection found closed (or readable) before reuse. A reused connection that dies after
+the request went out raises a retryable :class:`APIConnectionError`, as in the sync transport.
 """
 
 from __future__ import annotations
@@ -13,16 +27,17 @@ import ssl
 import time
 import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Hashable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 from .._config import Limits, Timeout, redact_url
-from .._errors import APIConnectionError, APITimeoutError, StreamTimeoutError
+from .._errors import APIConnectionError, APITimeoutError, StreamTimeoutError, VllmError
 from .._protocol.deadlines import StreamDeadlines
-from .proxies import proxies_from_env, proxy_for
-
-if TYPE_CHECKING:
-    import aiohttp
+from .._protocol.http1 import HTTPError, ResponseReader, encode_request
+from .async_conn import ClosedHere, Connection, ReadTimeout, ServerClosed
+from .async_pool import Pool, close_at_loop_end, finish_guard
+from .proxies import proxies_from_env, proxy_auth, proxy_for
+from .tls import ssl_context
 
 __all__ = ["AsyncResponse", "AsyncTransport", "sleep"]
 
@@ -32,56 +47,56 @@ sleep = asyncio.sleep
 #: seconds to wait, after a stream's last event, for the end of its body (see the sync transport)
 END_GRACE = 1.0
 
-
-
-def _import_aiohttp() -> None:
-    """Bind the module global ``aiohttp`` on first use: its import (~90-150 ms here) is
-    paid by the first async request, never by sync-only programs or ``import vllm_client``.
-    Every other use of ``aiohttp`` in this module runs after a session exists."""
-    global aiohttp
-    import aiohttp
+_Key = tuple[str, str, int, "str | None"]
+#: per URL: pool key, request target, Host header, extra headers (proxy credentials)
+_Route = tuple[_Key, str, str, dict[str, str]]
 
 
 class AsyncResponse:
     """An answer whose body is read on demand. Reading to the end releases the connection
     to the pool; ``aclose()`` before the end closes it (vLLM then aborts the generation)."""
 
-    __slots__ = ("_ending", "_headers", "_read_limit", "_resp", "_transport", "closed", "status")
+    __slots__ = ("_conn", "_ending", "_pool", "_read_limit", "closed", "headers", "status")
 
-    def __init__(self, transport: AsyncTransport, resp: aiohttp.ClientResponse,
-                 read_limit: float | None = None) -> None:
+    def __init__(self, pool: Pool, conn: Connection, read_limit: float | None) -> None:
+        reader = conn.reader
+        assert reader is not None and reader.headers is not None
+        self._pool = pool
+        self._conn = conn
         self._read_limit = read_limit
-        self._transport = transport
-        self._resp = resp
-        self.status = resp.status
-        self._headers: dict[str, str] | None = None
+        self.status = reader.status
+        self.headers: dict[str, str] = reader.headers  # names lower-cased
         self.closed = False
         self._ending = False
-        transport.in_use += 1
-
-    @property
-    def headers(self) -> dict[str, str]:
-        """Response headers, names lower-cased (built on first use: most calls never look)."""
-        if self._headers is None:
-            self._headers = {k.lower(): v for k, v in self._resp.headers.items()}
-        return self._headers
+        pool.answers += 1
 
     async def aread(self) -> bytes:
+        conn = self._conn
+        reader = conn.reader
+        assert reader is not None
+        parts: list[bytes] = []
         try:
-            data = await self._resp.read()
-        except asyncio.TimeoutError as exc:
+            while True:
+                if conn.body:
+                    parts.append(conn.take_body())
+                if reader.done:
+                    break
+                if conn.error is not None:
+                    raise conn.error
+                await conn.wait(self._read_limit)
+        except ReadTimeout:
             self.close_now()
             raise APITimeoutError(f"timed out reading the response body{_limit('read', self._read_limit)}",
-                                  retryable=False) from exc
-        except aiohttp.ClientError as exc:
+                                  retryable=False) from None
+        except (OSError, HTTPError) as exc:
             self.close_now()
             raise APIConnectionError(f"connection broke while reading the response: {exc!r}",
                                      retryable=False) from exc
-        except BaseException:  # cancellation, a closed session...: never keep the slot
+        except BaseException:  # cancellation...: never keep the slot
             self.close_now()
             raise
         self._released()
-        return data
+        return parts[0] if len(parts) == 1 else b"".join(parts)
 
     def expect_end(self) -> None:
         """The stream's last event arrived: wait only briefly for the end of the body (then
@@ -90,124 +105,95 @@ class AsyncResponse:
 
     async def aiter_bytes(self, deadlines: StreamDeadlines | None = None,
                           read_timeout: float | None = None) -> AsyncIterator[bytes]:
-        """Body chunks as they arrive. With stream deadlines each read waits at most until
-        the nearest one (StreamTimeoutError); aiohttp's ``sock_read`` covers ``read``."""
-        readany = self._resp.content.readany
+        """Body bytes as they arrive, every complete piece of a read at once. With stream
+        deadlines each wait ends at the nearest one (StreamTimeoutError); a silent
+        connection for the read limit raises APITimeoutError, a break APIConnectionError
+        after the bytes that arrived before it."""
+        conn = self._conn
+        reader = conn.reader
+        assert reader is not None
+        limit = self._read_limit
         timed = deadlines is not None and deadlines.active
         try:
             while True:
+                if conn.body:
+                    yield conn.take_body()
+                    continue
+                if reader.done:
+                    break
                 if self._ending:
-                    async for data in self._read_end(readany):
-                        yield data
-                    return
-                try:
-                    if timed and deadlines is not None:
-                        now = time.monotonic()
-                        rem = deadlines.remaining(now)
-                        if rem is not None and rem <= 0:
+                    if conn.error is not None or not await self._wait_end():
+                        self.close_now()
+                        return
+                    continue
+                if conn.error is not None:
+                    raise _broken(conn.error)
+                wait = limit
+                by_deadline = False
+                if timed and deadlines is not None:
+                    now = time.monotonic()
+                    rem = deadlines.remaining(now)
+                    if rem is not None:
+                        if rem <= 0:
                             raise StreamTimeoutError(f"stream {deadlines.expired(now) or 'timeout'} expired")
-                        data = await asyncio.wait_for(readany(), rem)
-                    else:
-                        data = await readany()
-                except StreamTimeoutError:
-                    raise
-                except asyncio.TimeoutError as exc:
+                        if wait is None or rem < wait:
+                            wait, by_deadline = rem, True
+                try:
+                    await conn.wait(wait)
+                except ReadTimeout:
                     what = deadlines.expired(time.monotonic()) if deadlines is not None else None
                     if what:
-                        raise StreamTimeoutError(f"stream {what} expired") from exc
-                    limit = _limit("read", self._read_limit)
-                    raise APITimeoutError(f"timed out reading the stream{limit}", retryable=False) from exc
-                except (aiohttp.ClientError, ConnectionError) as exc:
-                    what = "closed" if isinstance(exc, aiohttp.ClientPayloadError) else "broke"
-                    error = APIConnectionError(f"connection {what} mid-body: {exc!r}", retryable=False)
-                    error.__cause__ = exc
-                    rest = _buffered(self._resp.content)
-                    if rest:
-                        yield rest  # bytes that arrived before the break: no received event is lost
-                    raise error from exc
-                except RuntimeError as exc:  # aiohttp once its session was closed
-                    raise APIConnectionError(f"the stream's connection was closed ({exc})", retryable=False) from exc
-                if not data:
-                    break
-                yield data
+                        raise StreamTimeoutError(f"stream {what} expired") from None
+                    if by_deadline:
+                        continue  # the loop's timer fires up to its clock resolution early: look again
+                    raise APITimeoutError(f"timed out reading the stream{_limit('read', limit)}",
+                                          retryable=False) from None
         except BaseException:
             self.close_now()
             raise
         self._released()
 
-    async def _read_end(self, readany: Any) -> AsyncIterator[bytes]:
-        """After the last event: the rest of the body within ``END_GRACE``, then back to the
-        pool; a body that does not end in time (or breaks) only costs the connection."""
+    async def _wait_end(self) -> bool:
+        """After the last event: whether more of the body came within ``END_GRACE``."""
         try:
-            while True:
-                data = await asyncio.wait_for(readany(), END_GRACE)
-                if not data:
-                    break
-                yield data
-        except (asyncio.TimeoutError, aiohttp.ClientError, ConnectionError, RuntimeError):
-            self.close_now()
-            return
-        self._released()
+            await self._conn.wait(END_GRACE)
+        except ReadTimeout:
+            return False
+        return True
 
     def _released(self) -> None:
         if not self.closed:
             self.closed = True
-            self._resp.release()
-            self._transport.in_use -= 1
+            conn = self._conn
+            reader = conn.reader
+            if reader is not None and reader.keep_alive and conn.usable and not conn.body:
+                self._pool.give_back(conn)
+            else:
+                conn.abort()
+            self._pool.answers -= 1
+            self._pool.release()
 
     def close_now(self) -> None:
-        """Close the connection at once (synchronous: safe from finalizers and cancellation)."""
+        """Close the connection at once (synchronous: safe from finalizers, cancellation and
+        other tasks; a reader waiting on it wakes up and ends)."""
         if not self.closed:
             self.closed = True
-            self._resp.close()
-            self._transport.in_use -= 1
+            self._conn.abort()
+            self._pool.answers -= 1
+            self._pool.release()
 
     async def aclose(self) -> None:
         self.close_now()
 
 
-async def _close_at_loop_end(session: aiohttp.ClientSession) -> AsyncGenerator[None, None]:
-    """Suspended until its loop shuts down (``shutdown_asyncgens``), then closes ``session``."""
-    try:
-        yield
-    finally:
-        if not session.closed:
-            await session.close()
-
-
-def _finish(guard: AsyncGenerator[None, None] | None) -> None:
-    """End a guard whose session is closed, here and now (its ``finally`` then awaits
-    nothing), so no loop is asked to finalize it later."""
-    if guard is None:
-        return
-    try:
-        guard.aclose().send(None)
-    except (StopIteration, RuntimeError):
-        pass
-
-
-def _forget_connections(session: aiohttp.ClientSession) -> None:
-    """A session whose loop was closed without shutting down (``loop.close()`` after
-    ``run_until_complete``): nothing can run on that loop, so close its sockets directly
-    and mark the connector closed, which is what the transports' finalizers would do (with
-    a ResourceWarning each). Private attributes of aiohttp and asyncio, each guarded: on a
-    version without them this only costs those warnings."""
-    connector = session.connector
-    idle = getattr(connector, "_conns", None) or {}
-    protocols = [proto for conns in idle.values() for proto, _ in conns]
-    protocols += list(getattr(connector, "_acquired", ()))
-    for proto in protocols:
-        transport = getattr(proto, "transport", None)
-        sock = getattr(transport, "_sock", None)
-        if sock is not None:
-            sock.close()
-            transport._sock = None  # type: ignore[union-attr]
-    close = getattr(connector, "_close", None)
-    if close is not None:
-        try:
-            close()
-        except Exception:
-            pass
+def _broken(exc: BaseException) -> APIConnectionError:
+    if isinstance(exc, ClosedHere):
+        error = APIConnectionError(f"the stream's connection was closed ({exc})", retryable=False)
+    else:
+        what = "closed" if isinstance(exc, ServerClosed) else "broke"
+        error = APIConnectionError(f"connection {what} mid-body: {exc!r}", retryable=False)
+    error.__cause__ = exc
+    return error
 
 
 def _limit(name: str, seconds: float | None) -> str:
@@ -215,127 +201,175 @@ def _limit(name: str, seconds: float | None) -> str:
     return f" ({name} timeout {seconds:g}s)" if seconds is not None else ""
 
 
-def _buffered(content: aiohttp.StreamReader) -> bytes:
-    """Body bytes aiohttp received before the connection broke: its ``readany`` raises the
-    error before returning what is buffered, so a cut right after some events would lose
-    them. ``_read_nowait`` is private (aiohttp 3.8 to 3.14 at least); without it, nothing."""
-    try:
-        data: bytes = content._read_nowait(-1)
-    except Exception:
-        return b""
-    return data
-
-
 class AsyncTransport:
-    """aiohttp session wrapper shared by a client and its ``with_options`` copies."""
+    """HTTP/1.1 keep-alive client shared by a client and its ``with_options`` copies."""
 
     def __init__(self, *, limits: Limits | None = None, verify: bool | str = True,
                  trust_env: bool = True) -> None:
         self._limits = limits or Limits()
         self._verify = verify
-        self._trust_env = trust_env
-        self._session: aiohttp.ClientSession | None = None
+        self._ssl: ssl.SSLContext | None = None
+        self._proxies = proxies_from_env() if trust_env else {}
+        self._pool: Pool | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._guard: AsyncGenerator[None, None] | None = None
-        self._proxies = proxies_from_env() if trust_env else {}
-        self._timeouts: dict[Timeout, aiohttp.ClientTimeout] = {}
+        self._routes: dict[str, _Route] = {}
         self._closed = False
-        self.in_use = 0
+        self._opened = 0
         self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Hashable, asyncio.Lock]] = (
             weakref.WeakKeyDictionary())
 
-    def _ssl(self) -> ssl.SSLContext | bool:
-        if self._verify is False:
-            return False
-        if isinstance(self._verify, str):
-            return ssl.create_default_context(cafile=self._verify)
-        return True
-
-    def _session_for(self, loop: asyncio.AbstractEventLoop) -> aiohttp.ClientSession | None:
-        """This loop's open session, if any (the per-request fast path: three compares)."""
-        session = self._session
-        if session is not None and self._loop is loop and not session.closed:
-            return session
-        return None
-
-    async def _open_session(self, loop: asyncio.AbstractEventLoop) -> aiohttp.ClientSession:
-        """A session for ``loop`` (a session belongs to the loop it was made in).
-
-        A client used from several loops (repeated ``asyncio.run``, notebooks) must not
-        leak the earlier loops' sessions: each session is tied to its loop's shutdown by a
-        guard, an async generator the loop closes in ``shutdown_asyncgens`` (which
-        ``asyncio.run`` calls), whose ``finally`` closes the session in that loop.
-        """
+    # -- one pool per event loop ---------------------------------------------------------
+    async def _open_pool(self, loop: asyncio.AbstractEventLoop) -> Pool:
         if self._closed:
             raise APIConnectionError("the client is closed")
-        _import_aiohttp()
         self._retire()
-        connector = aiohttp.TCPConnector(
-            limit=self._limits.max_connections,
-            limit_per_host=0,
-            keepalive_timeout=self._limits.keepalive_expiry,
-            ssl=self._ssl(),
-        )
-        # trust_env=False: aiohttp would then look up netrc and proxies in a thread on
-        # every request (two thread hops, measured as the largest per-request cost). We
-        # read the proxy environment once instead and pass ``proxy=`` ourselves.
-        session = aiohttp.ClientSession(
-            connector=connector,
-            trust_env=False,
-            cookie_jar=aiohttp.DummyCookieJar(),
-            timeout=aiohttp.ClientTimeout(total=None),
-            auto_decompress=True,
-            skip_auto_headers=("User-Agent",),
-        )
-        guard = _close_at_loop_end(session)
+        pool = Pool(loop, self._limits)
+        guard = close_at_loop_end(pool)
         await guard.__anext__()
-        self._session, self._loop, self._guard = session, loop, guard
-        return session
+        self._pool, self._loop, self._guard = pool, loop, guard
+        return pool
 
     def _retire(self) -> None:
-        """Let go of the previous loop's session without leaking it or warning."""
-        session, loop, guard = self._session, self._loop, self._guard
-        self._session = self._loop = self._guard = None
-        if session is None or loop is None:
+        """Let go of the previous loop's pool without leaking it or warning."""
+        pool, loop, guard = self._pool, self._loop, self._guard
+        self._pool = self._loop = self._guard = None
+        if pool is None or loop is None:
             return
-        if not session.closed:
+        if not pool.closed:
             if loop.is_running():  # still serving in another thread: close it there
-                asyncio.run_coroutine_threadsafe(session.close(), loop)
+                loop.call_soon_threadsafe(pool.close)
                 return  # its guard finishes with that loop
             if not loop.is_closed():
-                return  # stopped, not closed: its shutdown (the guard) will close the session
-            _forget_connections(session)  # closed without shutdown_asyncgens: nothing can run there
-        _finish(guard)
+                return  # stopped, not closed: its shutdown (the guard) will close the pool
+            pool.forget()
+        finish_guard(guard)
+
+    # -- requests ------------------------------------------------------------------------
+    def _route(self, url: str) -> _Route:
+        route = self._routes.get(url)
+        if route is not None:
+            return route
+        parts = urlsplit(url)
+        scheme = parts.scheme
+        host = parts.hostname or ""
+        port = parts.port or (443 if scheme == "https" else 80)
+        proxy = proxy_for(scheme, host, self._proxies) if self._proxies else None
+        target = (parts.path or "/") + ("?" + parts.query if parts.query else "")
+        host_header = f"[{host}]" if ":" in host else host
+        if parts.port is not None:
+            host_header += f":{parts.port}"
+        extra: dict[str, str] = {}
+        if proxy is not None and scheme == "http":
+            target = url.split("#", 1)[0]
+            extra = proxy_auth(proxy)
+        route = ((scheme, host, port, proxy), target, host_header, extra)
+        if len(self._routes) >= 256:
+            self._routes.clear()
+        self._routes[url] = route
+        return route
 
     async def send(self, method: str, url: str, headers: Mapping[str, str], body: bytes | None,
                    timeout: Timeout) -> AsyncResponse:
         """Send a request; return once the status line and headers are in."""
         loop = asyncio.get_running_loop()
-        session = self._session_for(loop) or await self._open_session(loop)
-        ct = self._timeouts.get(timeout)
-        if ct is None:
-            ct = aiohttp.ClientTimeout(total=timeout.total, sock_connect=timeout.connect, sock_read=timeout.read,
-                                       connect=None)
-            if len(self._timeouts) < 64:
-                self._timeouts[timeout] = ct
-        proxy = None
-        if self._proxies:
-            parts = urlsplit(url)
-            proxy = proxy_for(parts.scheme, parts.hostname or "", self._proxies)
+        pool = self._pool
+        if pool is None or self._loop is not loop or pool.closed:
+            pool = await self._open_pool(loop)
+        key, target, host, extra = self._route(url)
+        if extra:
+            headers = {**headers, **extra}
+        data = encode_request(method, target, host, headers, body)
+        if pool.in_use < pool.max:
+            pool.in_use += 1
+        else:
+            await pool.acquire(timeout.connect)
         try:
-            resp = await session._request(method, url, data=body, headers=headers, timeout=ct,
-                                          allow_redirects=False, proxy=proxy)
-        except asyncio.TimeoutError as exc:
-            if isinstance(exc, getattr(aiohttp, "ConnectionTimeoutError", aiohttp.ServerTimeoutError)):
-                what = f"timed out connecting to {redact_url(url)}{_limit('connect', timeout.connect)}"
+            return await self._exchange(pool, key, data, method, timeout, url)
+        except BaseException:
+            pool.release()
+            raise
+
+    async def _exchange(self, pool: Pool, key: _Key, data: bytes, method: str, timeout: Timeout,
+                        url: str) -> AsyncResponse:
+        read_timeout = timeout.read
+        if timeout.total is not None:
+            read_timeout = timeout.total if read_timeout is None else min(read_timeout, timeout.total)
+        while True:
+            conn = pool.take(key)
+            reused = conn is not None
+            if conn is None:
+                conn = await self._connect(pool, key, timeout, url)
+            reader = conn.reader = ResponseReader(no_body=method == "HEAD")
+            conn.transport.write(data)  # type: ignore[union-attr]
+            try:
+                while reader.headers is None:
+                    if conn.error is not None:
+                        raise conn.error
+                    await conn.wait(read_timeout)
+            except ReadTimeout:
+                conn.abort()
+                raise APITimeoutError(f"timed out waiting for the first byte from {redact_url(url)}"
+                                      f"{_limit('read', read_timeout)}") from None
+            except (OSError, HTTPError) as exc:
+                conn.abort()
+                if reused:
+                    raise APIConnectionError(f"the server closed the connection before answering "
+                                             f"({redact_url(url)}): {exc!r}") from exc
+                raise APIConnectionError(f"request to {redact_url(url)} failed: {exc!r}") from exc
+            except BaseException:  # cancelled while waiting: close, so vLLM stops generating
+                conn.abort()
+                raise
+            return AsyncResponse(pool, conn, read_timeout)
+
+    async def _connect(self, pool: Pool, key: _Key, timeout: Timeout, url: str) -> Connection:
+        try:
+            if timeout.connect is None:
+                conn = await self._open(pool, key, timeout)
             else:
-                what = f"timed out waiting for the first byte from {redact_url(url)}{_limit('read', timeout.read)}"
-            raise APITimeoutError(what) from exc
-        except aiohttp.ClientConnectorError as exc:
-            raise APIConnectionError(f"cannot connect to {redact_url(url)}: {exc.os_error!r}") from exc
-        except (aiohttp.ClientError, OSError) as exc:
-            raise APIConnectionError(f"request to {redact_url(url)} failed: {exc!r}") from exc
-        return AsyncResponse(self, resp, timeout.read)
+                conn = await asyncio.wait_for(self._open(pool, key, timeout), timeout.connect)
+        except VllmError:
+            raise
+        except (asyncio.TimeoutError, ReadTimeout) as exc:
+            raise APITimeoutError(f"timed out connecting to {redact_url(url)}"
+                                  f"{_limit('connect', timeout.connect)}") from exc
+        except (OSError, HTTPError) as exc:
+            raise APIConnectionError(f"cannot connect to {redact_url(url)}: {exc!r}") from exc
+        self._opened += 1
+        return conn
+
+    async def _open(self, pool: Pool, key: _Key, timeout: Timeout) -> Connection:
+        scheme, host, port, proxy = key
+        loop = pool.loop
+        ctx = self._ssl_ctx() if scheme == "https" else None
+
+        def factory() -> Connection:
+            conn = Connection(loop, key, pool.lost)
+            pool.conns.add(conn)
+            return conn
+
+        if proxy is None:
+            _, conn = await loop.create_connection(factory, host, port, ssl=ctx,
+                                                   server_hostname=host if ctx is not None else None)
+            return conn
+        p = urlsplit(proxy)
+        _, conn = await loop.create_connection(factory, p.hostname or "", p.port or 80)
+        if ctx is None:
+            return conn  # http through the proxy: absolute-form targets on this connection
+        try:
+            await _tunnel(conn, host, port, proxy_auth(proxy), timeout.connect)
+            assert conn.transport is not None
+            tls = await loop.start_tls(conn.transport, conn, ctx, server_hostname=host)
+        except BaseException:
+            conn.abort()
+            raise
+        conn.transport = tls
+        return conn
+
+    def _ssl_ctx(self) -> ssl.SSLContext:
+        if self._ssl is None:
+            self._ssl = ssl_context(self._verify)
+        return self._ssl
 
     def lock_for(self, key: Hashable) -> asyncio.Lock:
         """One lock per ``key`` and event loop (an asyncio lock belongs to one loop): makes
@@ -351,9 +385,10 @@ class AsyncTransport:
 
     async def aclose(self) -> None:
         self._closed = True
-        session, loop = self._session, self._loop
-        if session is not None and loop is asyncio.get_running_loop() and not session.closed:
-            await session.close()
+        pool, loop = self._pool, self._loop
+        if pool is not None and loop is asyncio.get_running_loop() and not pool.closed:
+            pool.close()
+            await asyncio.sleep(0)  # let the transports' connection_lost run
         self._retire()
 
     @property
@@ -361,4 +396,21 @@ class AsyncTransport:
         return self._closed
 
     def pool_stats(self) -> dict[str, Any]:
-        return {"in_use": self.in_use}
+        """Idle connections, open answers (headers in, body not done) and connections opened
+        so far (this loop's pool)."""
+        pool = self._pool
+        idle, in_use = (pool.idle_count, pool.answers) if pool is not None else (0, 0)
+        return {"idle": idle, "in_use": in_use, "opened": self._opened}
+
+
+async def _tunnel(conn: Connection, host: str, port: int, auth: dict[str, str], timeout: float | None) -> None:
+    """``CONNECT host:port`` through the proxy on ``conn``; returns once it answered 2xx."""
+    reader = conn.reader = ResponseReader(no_body=True)
+    conn.transport.write(encode_request("CONNECT", f"{host}:{port}", f"{host}:{port}", auth, None))  # type: ignore[union-attr]
+    while reader.headers is None:
+        if conn.error is not None:
+            raise conn.error
+        await conn.wait(timeout)
+    conn.reader = None
+    if not 200 <= reader.status < 300:
+        raise APIConnectionError(f"the proxy refused the tunnel to {host}:{port}: HTTP {reader.status}")

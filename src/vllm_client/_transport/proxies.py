@@ -4,7 +4,9 @@ requests honour it. Pure apart from reading ``os.environ`` once per transport.""
 from __future__ import annotations
 
 import os
+from base64 import b64encode
 from collections.abc import Mapping
+from urllib.parse import unquote, urlsplit
 
 
 def proxies_from_env() -> dict[str, str]:
@@ -41,3 +43,12 @@ def proxy_for(scheme: str, host: str, proxies: Mapping[str, str]) -> str | None:
             if host == entry or host.endswith("." + entry):
                 return None
     return url
+
+
+def proxy_auth(proxy: str) -> dict[str, str]:
+    """The ``Proxy-Authorization`` header for a proxy URL's ``user:password@``, if any."""
+    p = urlsplit(proxy)
+    if p.username is None:
+        return {}
+    token = f"{unquote(p.username)}:{unquote(p.password or '')}".encode()
+    return {"Proxy-Authorization": "Basic " + b64encode(token).decode()}

@@ -23,16 +23,17 @@ import socket
 import ssl
 import threading
 import time
-from base64 import b64encode
 from collections.abc import Hashable, Iterator, Mapping
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 from .._config import Limits, Timeout, redact_url
 from .._errors import APIConnectionError, APITimeoutError, StreamTimeoutError
 from .._protocol.deadlines import StreamDeadlines
 from .proxies import proxies_from_env, proxy_for
+from .proxies import proxy_auth as _proxy_auth
 from .sync_chunked import ChunkedReader
+from .tls import ssl_context as _ssl_context
 
 __all__ = ["SyncResponse", "SyncTransport", "sleep"]
 
@@ -64,17 +65,6 @@ def _dropped(sock: socket.socket | None) -> bool:
 
 
 _poll = getattr(select, "poll", None)
-
-
-def _ssl_context(verify: bool | str) -> ssl.SSLContext:
-    if verify is False:
-        ctx = ssl.create_default_context()
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-        return ctx
-    if isinstance(verify, str):
-        return ssl.create_default_context(cafile=verify)
-    return ssl.create_default_context()
 
 
 class _Pool:
@@ -421,11 +411,3 @@ def _shutdown(conn: http.client.HTTPConnection) -> None:
             sock.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
-
-
-def _proxy_auth(proxy: str) -> dict[str, str]:
-    p = urlsplit(proxy)
-    if p.username is None:
-        return {}
-    token = f"{unquote(p.username)}:{unquote(p.password or '')}".encode()
-    return {"Proxy-Authorization": "Basic " + b64encode(token).decode()}

@@ -33,6 +33,7 @@ COMMAND_MODULES: dict[str, str] = {
     "embed": "._pooling",
     "rerank": "._pooling",
     "mock-server": "._mock",
+    "batch": "._batch",
 }
 _HELP = frozenset({"--help", "-h"})
 

@@ -186,7 +186,7 @@ Fault = HttpError | Delay | DropConnection | HtmlError | EmptyBody
 StreamFault = StreamErrorFrame | StreamDrop | StreamStall | StreamMalformed | StreamNoDone | StreamKeepAlive
 _STREAM_FAULTS = (StreamErrorFrame, StreamDrop, StreamStall, StreamMalformed, StreamNoDone, StreamKeepAlive)
 _REPLY_PATHS: dict[type, tuple[str, ...]] = {
-    ChatReply: ("/v1/chat/completions",),
+    ChatReply: ("/v1/chat/completions", "/v1/responses"),  # a Responses answer is a chat answer rendered
     CompletionReply: ("/v1/completions",),
 }
 

@@ -6,7 +6,8 @@ module renders it as a Response object or as the typed event stream (`event: <ty
 `data: {...}`, numbered by `sequence_number`, no `[DONE]`). Output items come in the order
 reasoning, message, function calls. Key order follows the captures.
 
-Without a stored-response backend (vLLM's `VLLM_ENABLE_RESPONSES_API_STORE`), retrieving or
+Stored responses (vLLM's `VLLM_ENABLE_RESPONSES_API_STORE=1`: background runs, retrieve,
+cancel, `previous_response_id`) live in `_responses_store`; without the store, retrieving or
 cancelling a response by id answers 404 (responses_get_by_id.json).
 """
 
@@ -20,7 +21,8 @@ import orjson
 from . import _endpoints as ep
 from . import _shapes as shapes
 
-__all__ = ["not_found", "response_json", "stream_events", "to_chat_body"]
+__all__ = ["history_messages", "not_found", "queued_json", "response_json", "stream_and_final", "stream_events",
+           "to_chat_body"]
 
 
 def not_found(response_id: str) -> dict[str, Any]:
@@ -63,11 +65,17 @@ def _messages(body: dict[str, Any]) -> list[dict[str, Any]]:
     return messages
 
 
-def to_chat_body(body: dict[str, Any], tool_parser: str | None) -> dict[str, Any]:
-    """The chat request vLLM runs for a Responses request. Without a tool parser the tools
-    only reach the prompt: no call is forced or parsed (responses_tools_required.json)."""
+def to_chat_body(body: dict[str, Any], tool_parser: str | None,
+                 history: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The chat request vLLM runs for a Responses request (after `history`, the messages of
+    the `previous_response_id` conversation). Without a tool parser the tools only reach
+    the prompt: no call is forced or parsed (responses_tools_required.json)."""
     chat: dict[str, Any] = {k: body[k] for k in _PASSED_ON if k in body}
-    chat["messages"] = _messages(body)
+    messages = _messages(body)
+    if history:  # after this request's instructions, before its input (vLLM's construct_input_messages)
+        at = 1 if isinstance(body.get("instructions"), str) else 0
+        messages[at:at] = history
+    chat["messages"] = messages
     if body.get("max_output_tokens") is not None:
         chat["max_tokens"] = body["max_output_tokens"]
     tools = [t for t in body.get("tools") or () if isinstance(t, dict) and t.get("type") == "function"]
@@ -144,7 +152,7 @@ def _response(body: dict[str, Any], plan: ep.Plan, output: list[dict[str, Any]],
     # Cut by max_output_tokens: "incomplete", except under a required or named tool_choice,
     # where vLLM reports "completed" all the same (responses_tools_required.json).
     forced = choice == "required" or isinstance(choice, dict)
-    length = status != "in_progress" and plan.choices[0].finish_reason == "length" and not forced
+    length = status == "completed" and plan.choices[0].finish_reason == "length" and not forced
     return {
         "id": plan.id,
         "created_at": plan.created,
@@ -238,6 +246,23 @@ def response_json(body: dict[str, Any], plan: ep.Plan) -> dict[str, Any]:
     return _response(body, plan, _Items(plan).final(None), "completed", _usage(plan))
 
 
+def queued_json(body: dict[str, Any], plan: ep.Plan) -> dict[str, Any]:
+    """What a `background=True` request answers at once (and the store holds until the end)."""
+    return _response(body, plan, [], "queued", None)
+
+
+def history_messages(messages: list[dict[str, Any]], response: dict[str, Any]) -> list[dict[str, Any]]:
+    """The conversation a request with `previous_response_id` continues: the earlier
+    request's messages without system ones (instructions do not carry over), then the text
+    of each part of its output messages (reasoning and tool calls are not replayed), as
+    vLLM's `construct_input_messages` does."""
+    history = [m for m in messages if m.get("role") != "system"]
+    for item in response.get("output") or ():
+        if item.get("type") == "message":
+            history.extend({"role": "assistant", "content": p.get("text")} for p in item.get("content") or ())
+    return history
+
+
 # --- stream ----------------------------------------------------------------------------------------
 
 # One event before numbering: (type without "response.", fields, fields after sequence_number,
@@ -298,8 +323,7 @@ def _call_events(
     yield _ev("output_item.done", {"item": item, "output_index": index})
 
 
-def _events(body: dict[str, Any], plan: ep.Plan) -> Iterator[_Event]:
-    items = _Items(plan)
+def _events(body: dict[str, Any], plan: ep.Plan, items: _Items, final: dict[str, Any]) -> Iterator[_Event]:
     c = items.choice
     started = {"response": _response(body, plan, [], "in_progress", None)}
     yield _ev("created", started)
@@ -314,12 +338,23 @@ def _events(body: dict[str, Any], plan: ep.Plan) -> Iterator[_Event]:
         index += 1
     for k, (item_id, call) in enumerate(zip(items.call_ids, c.tool_calls, strict=True)):
         yield from _call_events(item_id, index + k, k, call, deltas)
-    final = _response(body, plan, items.final("completed"), "completed", _usage(plan))
     yield _ev("completed", {"response": final})
+
+
+def _sse(body: dict[str, Any], plan: ep.Plan, items: _Items, final: dict[str, Any]) -> Iterator[tuple[bytes, bool]]:
+    for seq, (kind, fields, mid, tail, token) in enumerate(_events(body, plan, items, final)):
+        obj = {**fields, "sequence_number": seq, **mid, "type": f"response.{kind}", **tail}
+        yield b"event: response." + kind.encode() + b"\ndata: " + orjson.dumps(obj) + b"\n\n", token
+
+
+def stream_and_final(body: dict[str, Any], plan: ep.Plan) -> tuple[Iterator[tuple[bytes, bool]], dict[str, Any]]:
+    """The SSE events, as (bytes, is_token), from response.created to response.completed,
+    and the response the last one carries (what the store keeps)."""
+    items = _Items(plan)
+    final = _response(body, plan, items.final("completed"), "completed", _usage(plan))
+    return _sse(body, plan, items, final), final
 
 
 def stream_events(body: dict[str, Any], plan: ep.Plan) -> Iterator[tuple[bytes, bool]]:
     """The SSE events, as (bytes, is_token), from response.created to response.completed."""
-    for seq, (kind, fields, mid, tail, token) in enumerate(_events(body, plan)):
-        obj = {**fields, "sequence_number": seq, **mid, "type": f"response.{kind}", **tail}
-        yield b"event: response." + kind.encode() + b"\ndata: " + orjson.dumps(obj) + b"\n\n", token
+    return stream_and_final(body, plan)[0]

@@ -25,6 +25,7 @@ from . import _lora as lora_routes
 from . import _more_routes as more
 from . import _pooling as pool
 from . import _responses as resp
+from . import _responses_store as store
 from . import _routes as routes
 from . import _shapes as shapes
 from . import _validate as val
@@ -92,6 +93,9 @@ class MockVllmServer(more.MoreRoutes):
     * `tokenizer_info`: `--enable-tokenizer-info-endpoint` (`GET /tokenizer_info`).
     * `scale_out`: `--enable-scale-out` (`/inference/v1/generate`: token ids in and out);
       `max_num_seqs`: `--max-num-seqs` (a bound on `n` there).
+    * `responses_store`: `VLLM_ENABLE_RESPONSES_API_STORE=1` in the server's environment:
+      stored responses, `background=True`, retrieve (and replay) by id, cancel and
+      `previous_response_id` (see `_responses_store`); without it those are 400/404.
     """
 
     def __init__(
@@ -122,6 +126,7 @@ class MockVllmServer(more.MoreRoutes):
         tokenizer_info: bool = True,
         scale_out: bool = True,
         max_num_seqs: int = 256,
+        responses_store: bool = False,
     ) -> None:
         self.models: list[str] = list(models) if models else [model]
         self.model = self.models[0]
@@ -156,6 +161,7 @@ class MockVllmServer(more.MoreRoutes):
         else:
             self._roots = dict(root or {})
         self._script = Script()
+        self._store = store.ResponsesStore(responses_store)
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
         self._aborted: list[str] = []
@@ -265,6 +271,15 @@ class MockVllmServer(more.MoreRoutes):
         return [*self.models, *self.adapters.names]
 
     @property
+    def responses_store(self) -> bool:
+        """Whether stored responses are on (`VLLM_ENABLE_RESPONSES_API_STORE=1`); settable."""
+        return self._store.enabled
+
+    @responses_store.setter
+    def responses_store(self, enabled: bool) -> None:
+        self._store.enabled = bool(enabled)
+
+    @property
     def reasoning(self) -> bool:
         """Whether the server answers like one started with a reasoning parser."""
         return self.reasoning_parser is not None
@@ -352,7 +367,7 @@ class MockVllmServer(more.MoreRoutes):
     # --- scripting ----------------------------------------------------------------------------
     def queue_reply(self, reply: Reply, *, times: int | None = 1, path: str | None = None) -> None:
         """Answer the next `times` matching requests (None: all of them) with `reply`.
-        A ChatReply matches /v1/chat/completions, a CompletionReply /v1/completions,
+        A ChatReply matches /v1/chat/completions and /v1/responses, a CompletionReply /v1/completions,
         a RawResponse any path unless `path` is given."""
         self._script.add_reply(reply, times, path)
 
@@ -367,7 +382,8 @@ class MockVllmServer(more.MoreRoutes):
         usage: Mapping[str, int] | None = None,
         times: int | None = 1,
     ) -> ChatReply:
-        """Script the next chat answer (streamed or not); returns the ChatReply queued."""
+        """Script the next chat answer (streamed or not; a `/v1/responses` answer too, its
+        reasoning, message and function-call items made of it); returns the ChatReply queued."""
         reply = ChatReply(content, reasoning, tuple(tool_calls), finish_reason, stop_reason, usage)
         self.queue_reply(reply, times=times)
         return reply
@@ -418,9 +434,10 @@ class MockVllmServer(more.MoreRoutes):
         self._script.clear()
 
     def reset(self) -> None:
-        """Back to a fresh state: no recorded requests, no script, default pacing."""
+        """Back to a fresh state: no recorded requests, no script, default pacing, no stored responses."""
         self.clear_script()
         self.clear_requests()
+        self._store.clear()
         self.token_rate = None
         self.ttft = 0.0
 
@@ -473,10 +490,11 @@ class MockVllmServer(more.MoreRoutes):
         elif req.path == "/v1/completions":
             await self._generate(conn, req, "completion", reply, extra)
         elif req.path == "/v1/responses":
-            await self._generate(conn, req, "responses", None, extra)
+            await self._generate(conn, req, "responses", reply, extra)
         elif req.path.startswith("/v1/responses/"):
-            response_id = req.path.removeprefix("/v1/responses/").removesuffix("/cancel")
-            await self._send_json(conn, 404, resp.not_found(response_id), extra)
+            answer = await self._store.answer(conn, req, extra)
+            if answer is not None:
+                await self._send_json(conn, answer[0], answer[1], extra)
         elif req.path in audio.ROUTES:
             await self._audio(conn, req, extra)
         elif req.path in lora_routes.ROUTES:
@@ -653,6 +671,8 @@ class MockVllmServer(more.MoreRoutes):
         the problem vLLM would answer with, checked in vLLM's order (see `_validate`)."""
         body, problem = val.parse_body(req.headers.get("content-type"), req.body)
         problem = problem or val.check_fields(body, endpoint)
+        if problem is None and endpoint == "responses":
+            problem = self._store.check_fields(body)
         if problem is not None:
             return body, [], problem
         facts = self._facts()
@@ -668,7 +688,11 @@ class MockVllmServer(more.MoreRoutes):
             prompt_len = max(len(p[1]) for p in prompts)
         else:
             if endpoint == "responses":
-                body = resp.to_chat_body(body, self.tool_parser)
+                history, problem = self._store.history(body)
+                problem = self._store.check_background(body) or problem
+                if problem is not None:
+                    return body, [], problem
+                body = resp.to_chat_body(body, self.tool_parser, history)
             prompt_len = len(gen.chat_prompt_tokens(body["messages"], body.get("tools")))
         problem = val.check_prompt_length(prompt_len, facts) or val.run(val.GENERATION_CHECKS, body, facts)
         return body, prompts, problem
@@ -683,9 +707,12 @@ class MockVllmServer(more.MoreRoutes):
             return
         original = val.parse_body(None, req.body)[0] if endpoint == "responses" else body
         model = body.get("model") or self.model
-        # vLLM 0.32: the X-Request-Id header wins over the body's request_id.
+        # vLLM 0.32: the X-Request-Id header wins over the body's request_id (Responses: the
+        # request_id field, else resp_<random>, is the response id; the header is not used).
         rid = req.headers.get("x-request-id") or body.get("request_id") or shapes.random_hex()
         cid = f"{_ID_PREFIX[endpoint]}-{rid}"
+        if endpoint == "responses":
+            cid = str(original.get("request_id") or f"resp_{shapes.random_hex()}")
         abort_id = str(req.headers.get("x-request-id") or body.get("request_id") or cid)
         created = int(time.time())
         if endpoint == "completion":
@@ -695,20 +722,28 @@ class MockVllmServer(more.MoreRoutes):
         else:
             plan = ep.build_chat(body, cid=cid, created=created, model=model, settings=self._settings(),
                                  reply=reply if isinstance(reply, ChatReply) else None)
+        if endpoint == "responses" and original.get("background"):
+            await self._background(conn, original, plan, body["messages"], extra)
+            return
+        final: dict[str, Any] | None = None
         self._running += 1
         try:
             if body.get("stream"):
                 fault = self._script.take_stream_fault(req.path)
                 if endpoint == "responses":
-                    finished = await self._stream(conn, resp.stream_events(original, plan), extra, fault, done=False)
+                    events, final = resp.stream_and_final(original, plan)
+                    finished = await self._stream(conn, events, extra, fault, done=False)
                 else:
                     finished = await self._stream(conn, ep.stream_events(plan), extra, fault)
             else:
                 obj = (resp.response_json(original, plan) if endpoint == "responses"
                        else ep.chat_json(plan) if plan.chat else ep.completion_json(plan))
+                final = obj
                 finished = await self._answer(conn, plan, obj, extra)
         finally:
             self._running -= 1
+        if finished and endpoint == "responses" and final is not None and self._store.keeps(original):
+            self._store.remember(final, body["messages"])
         if finished:
             self._count("prompt_tokens", plan.prompt_tokens)
             self._count("generation_tokens", plan.completion_tokens)
@@ -718,6 +753,18 @@ class MockVllmServer(more.MoreRoutes):
             with self._lock:
                 self._aborted.append(abort_id)
             self._count("success_abort")
+
+    async def _background(self, conn: Connection, original: dict[str, Any], plan: ep.Plan,
+                          messages: list[dict[str, Any]], extra: Headers) -> None:
+        """`background=True`: the generation runs on without the connection (see `_responses_store`)."""
+        stream = bool(original.get("stream"))
+        queued = self._store.start_background(original, plan, messages, stream=stream, ttft=self.ttft,
+                                              token_rate=self.token_rate)
+        log = self._store.log_of(plan.id)
+        if log is None:
+            await self._send_json(conn, 200, queued, extra)
+            return
+        await self._store.follow(conn, log, 0, [("content-type", shapes.SSE), ("vary", "Origin"), *extra])
 
     def _delay_for(self, tokens: int) -> float:
         rate = self.token_rate

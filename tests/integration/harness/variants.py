@@ -50,6 +50,11 @@ VARIANTS: dict[str, Variant] = {
     for v in (
         Variant("plain", "chat and completions, structured outputs, request log lines", (*_SO, "--enable-log-requests")),
         Variant("apikey", "authentication: 401 without the key", api_key="test-key"),
+        Variant(
+            "responses",
+            "Responses API store: background runs, retrieve and replay by id, cancel, previous_response_id",
+            env=MappingProxyType({"VLLM_ENABLE_RESPONSES_API_STORE": "1"}),  # an integer: "true" fails at startup
+        ),
         Variant("hermes", "tool calling", ("--enable-auto-tool-choice", "--tool-call-parser", "hermes", *_SO)),
         Variant("r1", "reasoning, deepseek_r1 parser", ("--reasoning-parser", "deepseek_r1", *_SO)),
         Variant(

@@ -1,0 +1,122 @@
+"""When the next job may start, and which running jobs have overrun. Pure.
+
+Three limits, each on absolute times so that a late wake-up never shifts what follows:
+
+- ``concurrency``: at most that many jobs running.
+- ``max_rate``: starts per second, as a cell-rate schedule: start k is due at
+  ``slot(k-1) + 1/rate``, not at ``wake time + 1/rate``, so the loop's own latency does not
+  slow the rate down. A start later than its slot by more than one interval (the source or
+  the concurrency cap held it back) restarts the grid from the late start: no burst to
+  "catch up", so any window of T seconds holds at most ``rate * T + 2`` starts.
+- a job's own send time (bench's schedule: ``origin + send_at``), and a per-job
+  ``timeout`` from its start.
+
+Nothing here reads a clock: the loop passes ``now`` (the same clock for every call).
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from dataclasses import dataclass
+
+__all__ = ["DispatchTimeout", "Scheduler", "Timing"]
+
+
+class DispatchTimeout(TimeoutError):
+    """A job ran past the dispatcher's per-job timeout (it was cancelled, or abandoned when
+    its thread cannot be cancelled)."""
+
+
+@dataclass(slots=True)
+class Timing:
+    """One job's times on the dispatcher's clock. ``scheduled`` is when it was due
+    (``start - scheduled`` is the dispatch lag), ``first_token`` is marked by the job itself
+    (``timing.first_token = clock()``) when it streams."""
+
+    scheduled: float
+    start: float
+    first_token: float | None = None
+    end: float | None = None
+
+    @property
+    def latency(self) -> float | None:
+        return None if self.end is None else self.end - self.start
+
+    @property
+    def lag(self) -> float:
+        return self.start - self.scheduled
+
+
+class Scheduler:
+    """Admission and deadlines for the jobs of one dispatch. Tokens are the caller's ints."""
+
+    __slots__ = ("_deadlines", "_interval", "_next_slot", "_running", "concurrency", "origin", "timeout")
+
+    def __init__(self, concurrency: int, *, max_rate: float | None = None, timeout: float | None = None,
+                 origin: float = 0.0) -> None:
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+            raise ValueError(f"concurrency must be an integer >= 1, got {concurrency!r}")
+        if max_rate is not None and not (max_rate > 0 and math.isfinite(max_rate)):
+            raise ValueError(f"max_rate must be a positive number of requests per second or None, got {max_rate!r}")
+        if timeout is not None and not timeout > 0:
+            raise ValueError(f"timeout must be a positive number of seconds or None, got {timeout!r}")
+        self.concurrency = concurrency
+        self.timeout = timeout
+        self.origin = origin
+        self._interval = 0.0 if max_rate is None else 1.0 / max_rate
+        self._next_slot = -math.inf
+        self._running: dict[int, float] = {}
+        self._deadlines: list[tuple[float, int]] = []
+
+    @property
+    def running(self) -> int:
+        return len(self._running)
+
+    def has_room(self) -> bool:
+        return len(self._running) < self.concurrency
+
+    def slot(self, send_at: float | None = None) -> float:
+        """The earliest time the next job may start (``-inf``: now). ``send_at`` is the
+        job's own send time, in seconds after ``origin``."""
+        due = self._next_slot
+        if send_at is not None:
+            due = max(due, self.origin + send_at)
+        return due
+
+    def start(self, token: int, slot: float, now: float) -> Timing:
+        """Record that job ``token``, due at ``slot``, starts at ``now``."""
+        if not self.has_room():
+            raise RuntimeError("no room: start() past the concurrency cap")
+        if now < slot:
+            raise RuntimeError(f"start() before the job's slot ({now} < {slot})")
+        if self._interval:
+            base = slot if now - slot <= self._interval else now  # late by more than a cell: restart the grid
+            self._next_slot = base + self._interval
+        deadline = math.inf if self.timeout is None else now + self.timeout
+        self._running[token] = deadline
+        if self.timeout is not None:
+            heapq.heappush(self._deadlines, (deadline, token))
+        return Timing(scheduled=now if slot == -math.inf else slot, start=now)
+
+    def finish(self, token: int) -> bool:
+        """Job ``token`` ended; False if it was not running (already expired)."""
+        return self._running.pop(token, None) is not None
+
+    def expired(self, now: float) -> list[int]:
+        """Running jobs whose deadline has passed; they count as finished from here on."""
+        out: list[int] = []
+        heap = self._deadlines
+        while heap and heap[0][0] <= now:
+            deadline, token = heapq.heappop(heap)
+            if self._running.get(token) == deadline:
+                del self._running[token]
+                out.append(token)
+        return out
+
+    def next_deadline(self) -> float | None:
+        """The nearest deadline of a running job (stale heap entries dropped), or None."""
+        heap = self._deadlines
+        while heap and self._running.get(heap[0][1]) != heap[0][0]:
+            heapq.heappop(heap)
+        return heap[0][0] if heap else None
