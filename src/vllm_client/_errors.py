@@ -346,6 +346,16 @@ POOLING_PATHS = frozenset({
 GENERATE_PATHS = frozenset({"/v1/chat/completions", "/v1/completions", "/v1/responses", "/v1/chat/completions/batch"})
 
 
+#: routes a server has only when started for them: what it takes
+NEEDS: dict[str, str] = {
+    "/v1/load_lora_adapter": "VLLM_ALLOW_RUNTIME_LORA_UPDATING=True in the server's environment and --enable-lora",
+    "/v1/unload_lora_adapter": "VLLM_ALLOW_RUNTIME_LORA_UPDATING=True in the server's environment and --enable-lora",
+    "/tokenizer_info": "vllm serve ... --enable-tokenizer-info-endpoint",
+    "/v1/audio/transcriptions": "a speech-to-text model (e.g. Whisper); such a server has no chat or completions",
+    "/v1/audio/translations": "a speech-to-text model that translates (e.g. Whisper)",
+}
+
+
 def hint_for(error: APIError, method: str, url: str, *, sent_api_key: bool) -> str | None:
     """What a caller can do about an error answer to ``method url``. Pure."""
     if error.status_code == 401:
@@ -358,6 +368,9 @@ def hint_for(error: APIError, method: str, url: str, *, sent_api_key: bool) -> s
         return None
     where = f"{method} {redact_url(url)}"
     path = urlsplit(url).path
+    for route, needs in NEEDS.items():
+        if path.endswith(route):
+            return f"{where} is not served here; it needs {needs}"
     for route in POOLING_PATHS:
         if path.endswith(route):
             return f"{where} is not served here; it needs a pooling model (vllm serve MODEL --runner pooling)"

@@ -4,6 +4,7 @@ fixtures and parametrisation). Set ``VLLM_CLIENT_FIXTURES`` to use another copy.
 
 from __future__ import annotations
 
+import base64
 import functools
 import json
 import os
@@ -45,8 +46,19 @@ def response_headers(fx: dict[str, Any]) -> dict[str, str]:
 
 
 def response_bytes(fx: dict[str, Any]) -> bytes:
-    """The exact response body bytes."""
-    body: str = fx["response"].get("body") or ""
+    """The exact response body bytes (``body_base64`` holds a body that is not UTF-8)."""
+    return _bytes(fx["response"])
+
+
+def request_bytes(fx: dict[str, Any]) -> bytes:
+    """The exact request body bytes."""
+    return _bytes(fx["request"])
+
+
+def _bytes(part: dict[str, Any]) -> bytes:
+    if "body_base64" in part:
+        return base64.b64decode(part["body_base64"])
+    body: str = part.get("body") or ""
     return body.encode("utf-8")
 
 

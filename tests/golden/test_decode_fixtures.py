@@ -27,10 +27,13 @@ from vllm_client import (
     BadRequestError,
     ChatCompletion,
     Completion,
+    InternalServerError,
     ModelList,
     ModelNotFoundError,
     NotFoundError,
+    PermissionDeniedError,
     ToolArgumentsError,
+    UnprocessableEntityError,
 )
 from vllm_client._errors import error_from_response
 
@@ -382,13 +385,15 @@ def test_models_values() -> None:
 
 # -- errors -----------------------------------------------------------------------------------------------------
 
-_MODEL_MISSING_FIXTURES = {"err_unknown_model", "err_unknown_model_completions", "embed_err_unknown_model"}
+_MODEL_MISSING_FIXTURES = {"err_unknown_model", "err_unknown_model_completions", "embed_err_unknown_model",
+                           "audio_err_unknown_model", "messages_unknown_model"}
 
 
 def _expected_class(name: str, status: int) -> type[APIError]:
     if status == 404:
         return ModelNotFoundError if name in _MODEL_MISSING_FIXTURES else NotFoundError
-    return {400: BadRequestError, 401: AuthenticationError}.get(status, APIError)
+    return {400: BadRequestError, 401: AuthenticationError, 403: PermissionDeniedError, 422: UnprocessableEntityError,
+            500: InternalServerError}.get(status, APIError)
 
 
 @pytest.mark.parametrize("name", _params(ERRORS))
@@ -405,9 +410,9 @@ def test_error_fixture(name: str) -> None:
     e = payload.get("error")
     if isinstance(e, dict):
         assert err.message == e["message"]
-        assert err.param == e["param"]
+        assert err.param == e.get("param")  # (Anthropic-shaped errors have no param and code)
         assert err.error_type == e["type"]
-        assert err.code == e["code"]
+        assert err.code == e.get("code")
     elif isinstance(e, str):
         assert err.message == e
         assert err.param is None
@@ -415,7 +420,7 @@ def test_error_fixture(name: str) -> None:
         assert err.message == payload["detail"]
         assert err.param is None
     assert err.request_id == headers.get("x-request-id")
-    assert err.is_retryable is False  # 4xx captures: none worth retrying
+    assert err.is_retryable is (status >= 500)  # 4xx captures: none worth retrying
     text = str(err)
     assert str(status) in text
     assert err.message in text

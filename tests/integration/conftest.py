@@ -112,6 +112,7 @@ class ServerManager:
                 self._stop(next(iter(self.running.values())))
             try:
                 self._prepare()
+                install.build_model(lambda _line: None, VARIANTS[variant].model)
                 return self._start(variant)
             except ServerUnavailable as e:
                 self.broken["*"] = e

@@ -389,11 +389,11 @@ def test_golden_fixture(path: Path) -> None:
     assert all(e.id is None and e.retry is None for e in whole)
 
     if event_lines:
-        # Responses API: "event: <type>" + "data: <json>", no [DONE] sentinel.
+        # Responses API and /v1/messages: "event: <type>" + "data: <json>", no [DONE] sentinel.
         assert [e.event for e in whole] == event_lines
         for e in whole:
             assert orjson.loads(e.data)["type"] == e.event
-        assert whole[-1].event == "response.completed"
+        assert whole[-1].event in ("response.completed", "message_stop")
     else:
         # Chat / completions: one "data: " line per event, then [DONE].
         assert all(e.event == "message" for e in whole)

@@ -1,4 +1,4 @@
-"""``client.chat.completions``: create (plain or streamed), stream, parse."""
+"""``client.chat.completions``: create (plain or streamed), stream, parse, batch."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from typing_extensions import Unpack
 
+from .._protocol.chat_batch import ChatBatchCall, ChatCompletionBatch, build_chat_batch
 from .._protocol.params import CallOptions, ChatParams
 from .._protocol.requests import build_chat
 from .._protocol.think import split_think_in_chat
@@ -81,6 +82,16 @@ class AsyncChatCompletions:
         result = await self.create(messages=messages, stream=True, parse_think_tags=parse_think_tags, **params)
         assert isinstance(result, AsyncChatStream)
         return result
+
+    async def batch(self, *, conversations: Sequence[Sequence[Any]],
+                    **params: Unpack[ChatBatchCall]) -> ChatCompletionBatch:
+        """Answer several conversations in one request (``POST /v1/chat/completions/batch``):
+        ``choices[i]`` (and ``.contents[i]``) answers ``conversations[i]``; usage is summed.
+        The sampling keywords of :meth:`create` apply to every conversation; ``stream``,
+        ``tools`` and beam search are refused before sending (vLLM would accept and mishandle
+        them), and ``n`` must be 1."""
+        data, timing = await self._client._request_json(build_chat_batch(conversations, params))
+        return ChatCompletionBatch(data, timing)
 
     @overload
     async def parse(

@@ -25,9 +25,14 @@ from .._protocol.deadlines import attempt_timeout
 from .._protocol.requests import RequestSpec, build_simple
 from .._protocol.types import RequestTiming
 from .._transport.async_http import AsyncResponse, AsyncTransport, sleep
+from .anthropic import AsyncMessages
+from .audio import AsyncAudio
 from .chat import AsyncChat
 from .completions import AsyncCompletions
 from .conversation import AsyncConversation
+from .generate import AsyncGenerateMixin
+from .invocations import AsyncInvocationsMixin
+from .lora import AsyncLora
 from .models import AsyncModels
 from .pooling import AsyncEmbeddings, AsyncPoolingMixin
 from .server import AsyncServer
@@ -40,7 +45,7 @@ __all__ = ["AsyncVllmClient"]
 _DISCOVERY = "while discovering the served model (pass model=... to skip): "
 
 
-class AsyncVllmClient(AsyncPoolingMixin):
+class AsyncVllmClient(AsyncPoolingMixin, AsyncGenerateMixin, AsyncInvocationsMixin):
     """Client for one vLLM server (or several: pass a list of base URLs).
 
     ``base_url`` defaults to ``VLLM_BASE_URL`` or ``http://localhost:8000/v1``; a bare
@@ -83,6 +88,9 @@ class AsyncVllmClient(AsyncPoolingMixin):
         self.models = AsyncModels(self)
         self.embeddings = AsyncEmbeddings(self)
         self.server = AsyncServer(self)
+        self.lora = AsyncLora(self)
+        self.audio = AsyncAudio(self)
+        self.messages = AsyncMessages(self)
 
     @functools.cached_property
     def responses(self) -> AsyncResponses:
@@ -200,7 +208,8 @@ class AsyncVllmClient(AsyncPoolingMixin):
                     raise failure
                 try:
                     listed = loads(data)
-                    ids = [str(m["id"]) for m in listed.get("data") or () if isinstance(m, dict) and "id" in m]
+                    ids = [str(m["id"]) for m in listed.get("data") or ()  # LoRA adapters (with a parent) aside
+                           if isinstance(m, dict) and "id" in m and not m.get("parent")]
                 except (ValueError, AttributeError, TypeError):
                     raise ResponseParseError(f"expected a model list, got {data[:200]!r}") from None
             except VllmError as error:

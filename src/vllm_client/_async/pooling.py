@@ -1,4 +1,5 @@
-"""``client.embeddings`` and the client's tokenizer / pooling methods.
+"""``client.embeddings`` and the client's tokenizer / pooling methods (``embed_v2``,
+``tokenizer_info`` included).
 
 vLLM serves these next to the OpenAI API: embeddings under ``/v1``, the rest at the server
 root (``/tokenize``, ``/detokenize``, ``/rerank``, ``/score``, ``/classify``, ``/pooling``).
@@ -9,11 +10,15 @@ configuration and sending.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from typing_extensions import Unpack
 
+from .._errors import ResponseParseError
+from .._protocol.binary_pooling import decode_binary, wants_binary
+from .._protocol.cohere import EmbedV2Call, EmbedV2Result, build_embed_v2
+from .._protocol.params import CallOptions
 from .._protocol.pooling import (
     ClassifyCall,
     DetokenizeCall,
@@ -39,6 +44,7 @@ from .._protocol.pooling_types import (
     ScoreResult,
     TokenizeResult,
 )
+from .._protocol.requests import build_simple
 
 if TYPE_CHECKING:
     from .._protocol.requests import RequestSpec
@@ -68,6 +74,9 @@ class AsyncEmbeddings:
         ``use_activation``, ``encoding_format``...). ``.embeddings`` are floats either way:
         base64 answers are decoded."""
         spec = build_embeddings(input, messages, params)
+        if wants_binary(spec.body):
+            body, headers, timing = await self._client._request_bytes(spec)
+            return EmbeddingResponse(decode_binary(body, headers, spec.body or {}), timing)
         data, timing = await self._client._request_json(spec)
         return EmbeddingResponse(data, timing, **_encoding(spec))
 
@@ -78,6 +87,8 @@ class AsyncPoolingMixin:
     if TYPE_CHECKING:
         async def _request_json(self, spec: RequestSpec,
                                 _server: int | None = None) -> tuple[Any, RequestTiming]: ...
+
+        async def _request_bytes(self, spec: RequestSpec) -> tuple[bytes, dict[str, str], RequestTiming]: ...
 
     async def tokenize(self, prompt: str | None = None, *, messages: Sequence[Any] | None = None,
                        **params: Unpack[TokenizeCall]) -> TokenizeResult:
@@ -116,5 +127,30 @@ class AsyncPoolingMixin:
                       **params: Unpack[PoolingCall]) -> PoolingResult:
         """The pooler's raw output per input (``task=`` picks embed, classify, token_embed...)."""
         spec = build_pooling(input, messages, params)
+        if wants_binary(spec.body):
+            body, headers, timing = await self._request_bytes(spec)
+            return PoolingResult(decode_binary(body, headers, spec.body or {}, object_name="pooling", key="data"),
+                                 timing)
         data, timing = await self._request_json(spec)
         return PoolingResult(data, timing, **_encoding(spec))
+
+    async def embed_v2(self, texts: Sequence[str] | None = None, *, images: Sequence[str] | None = None,
+                       inputs: Sequence[Mapping[str, Any]] | None = None,
+                       **params: Unpack[EmbedV2Call]) -> EmbedV2Result:
+        """Cohere-style embeddings (``POST /v2/embed``, an embedding model): exactly one of
+        ``texts``, ``images`` (data or http URLs) or ``inputs`` (``[{"content": [parts]}]``);
+        ``embedding_types`` any of "float" (default), "binary", "ubinary", "base64";
+        ``input_type`` only for a model with task instructions (vLLM refuses it otherwise).
+        Named after the route so code written for Cohere's v2 ``embed`` maps one to one,
+        beside the OpenAI-shaped ``embeddings.create``."""
+        data, timing = await self._request_json(build_embed_v2(texts, images, inputs, params))
+        return EmbedV2Result(data, timing)
+
+    async def tokenizer_info(self, **options: Unpack[CallOptions]) -> dict[str, Any]:
+        """The server's tokenizer configuration (``GET /tokenizer_info``: the tokenizer's init
+        arguments, ``tokenizer_class``, the chat template when one was given); the server
+        needs ``--enable-tokenizer-info-endpoint``."""
+        data, _ = await self._request_json(build_simple("GET", "/tokenizer_info", root=True, options=options))
+        if not isinstance(data, dict):
+            raise ResponseParseError(f"expected a JSON object from /tokenizer_info, got {type(data).__name__}")
+        return data

@@ -18,6 +18,7 @@ from typing_extensions import TypedDict
 
 from .params import CallOptions
 from .requests import RequestSpec, _check_messages, _options, body_fields, split_kwargs
+from .vectors import ITEMSIZE
 
 __all__ = [
     "ClassifyParams",
@@ -66,7 +67,7 @@ class _ChatOptions(TypedDict, total=False):
 
 
 class _Encoding(TypedDict, total=False):
-    encoding_format: Literal["float", "base64"]
+    encoding_format: Literal["float", "base64", "bytes", "bytes_only"]
     embed_dtype: EmbedDType
     endianness: Literal["native", "big", "little"]
 
@@ -242,9 +243,14 @@ def _check_pooling(params: Mapping[str, Any]) -> None:
     for name in ("max_tokens_per_query", "max_tokens_per_doc"):
         _positive_int(name, params.get(name), 0)
     fmt = params.get("encoding_format")
-    if fmt is not None and fmt not in ("float", "base64"):
-        raise ValueError(f"encoding_format must be 'float' or 'base64', got {fmt!r} "
-                         "(vLLM answers 'bytes' formats with a binary body, not JSON)")
+    if fmt is not None and fmt not in ("float", "base64", "bytes", "bytes_only"):
+        raise ValueError(f"encoding_format must be 'float', 'base64', 'bytes' or 'bytes_only', got {fmt!r}")
+    dtype = params.get("embed_dtype")
+    if dtype is not None and dtype not in ITEMSIZE:
+        raise ValueError(f"embed_dtype must be one of {', '.join(map(repr, ITEMSIZE))}, got {dtype!r}")
+    order = params.get("endianness")
+    if order is not None and order not in ("native", "big", "little"):
+        raise ValueError(f"endianness must be 'native', 'big' or 'little', got {order!r}")
 
 
 def _score_item(name: str, value: Any) -> Any:

@@ -3,18 +3,19 @@
 Embeddings asked for with ``encoding_format="base64"`` arrive as base64 strings of packed
 floats (vLLM: float32, native byte order, unless ``embed_dtype`` / ``endianness`` say
 otherwise); they are decoded on first access so ``.embedding`` is a ``list[float]`` either
-way and callers never branch on the wire format. Rerank results are sorted by score here
+way and callers never branch on the wire format. (``"bytes"`` / ``"bytes_only"`` binary
+bodies are decoded to the same JSON shape first, by ``binary_pooling``.) Rerank results are sorted by score here
 too (vLLM sorts them; other servers may not), scores stay in input order.
 """
 
 from __future__ import annotations
 
 import base64
-import struct
 from collections.abc import Iterator
 from typing import Any
 
 from .types import RequestTiming, ResponseFields, TimedResponse, _RawView
+from .vectors import decode_bytes
 
 __all__ = [
     "ClassificationData",
@@ -32,38 +33,9 @@ __all__ = [
 ]
 
 
-def _fp8(byte: int, exp_bits: int) -> float:
-    """One OCP fp8 value (e4m3fn: bias 7, no infinities; e5m2: bias 15, IEEE-like)."""
-    man_bits = 7 - exp_bits
-    bias = (1 << (exp_bits - 1)) - 1
-    sign = -1.0 if byte & 0x80 else 1.0
-    exp = (byte >> man_bits) & ((1 << exp_bits) - 1)
-    man = byte & ((1 << man_bits) - 1)
-    top = (1 << exp_bits) - 1
-    if exp_bits == 4 and exp == top and man == (1 << man_bits) - 1:
-        return float("nan")
-    if exp_bits == 5 and exp == top:
-        return sign * float("inf") if man == 0 else float("nan")
-    if exp == 0:
-        return sign * man * 2.0 ** (1 - bias - man_bits)
-    return sign * (1 + man / (1 << man_bits)) * 2.0 ** (exp - bias)
-
-
 def decode_floats(data: str, dtype: str = "float32", endianness: str = "native") -> list[float]:
-    """A base64 vector from vLLM -> floats. ``native`` is read as little-endian, the byte
-    order of every platform vLLM runs on."""
-    raw = base64.b64decode(data)
-    order = ">" if endianness == "big" else "<"
-    if dtype == "float32":
-        return list(struct.unpack(f"{order}{len(raw) // 4}f", raw))
-    if dtype == "float16":
-        return list(struct.unpack(f"{order}{len(raw) // 2}e", raw))
-    if dtype == "bfloat16":  # the high half of a float32
-        halves = struct.unpack(f"{order}{len(raw) // 2}H", raw)
-        return list(struct.unpack(f"<{len(halves)}f", struct.pack(f"<{len(halves)}I", *(h << 16 for h in halves))))
-    if dtype in ("fp8_e4m3", "fp8_e5m2"):
-        return [_fp8(b, 4 if dtype == "fp8_e4m3" else 5) for b in raw]
-    raise ValueError(f"cannot decode embed_dtype {dtype!r}")
+    """A base64 vector from vLLM -> floats (see ``vectors.decode_bytes``)."""
+    return decode_bytes(base64.b64decode(data), dtype, endianness)
 
 
 class _ListResponse(TimedResponse):

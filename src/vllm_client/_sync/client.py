@@ -26,9 +26,14 @@ from .._protocol.deadlines import attempt_timeout
 from .._protocol.requests import RequestSpec, build_simple
 from .._protocol.types import RequestTiming
 from .._transport.sync_http import SyncResponse, SyncTransport, sleep
+from .anthropic import Messages
+from .audio import Audio
 from .chat import Chat
 from .completions import Completions
 from .conversation import Conversation
+from .generate import GenerateMixin
+from .invocations import InvocationsMixin
+from .lora import Lora
 from .models import Models
 from .pooling import Embeddings, PoolingMixin
 from .server import Server
@@ -41,7 +46,7 @@ __all__ = ["VllmClient"]
 _DISCOVERY = "while discovering the served model (pass model=... to skip): "
 
 
-class VllmClient(PoolingMixin):
+class VllmClient(PoolingMixin, GenerateMixin, InvocationsMixin):
     """Client for one vLLM server (or several: pass a list of base URLs).
 
     ``base_url`` defaults to ``VLLM_BASE_URL`` or ``http://localhost:8000/v1``; a bare
@@ -84,6 +89,9 @@ class VllmClient(PoolingMixin):
         self.models = Models(self)
         self.embeddings = Embeddings(self)
         self.server = Server(self)
+        self.lora = Lora(self)
+        self.audio = Audio(self)
+        self.messages = Messages(self)
 
     @functools.cached_property
     def responses(self) -> Responses:
@@ -199,7 +207,8 @@ class VllmClient(PoolingMixin):
                     raise failure
                 try:
                     listed = loads(data)
-                    ids = [str(m["id"]) for m in listed.get("data") or () if isinstance(m, dict) and "id" in m]
+                    ids = [str(m["id"]) for m in listed.get("data") or ()  # LoRA adapters (with a parent) aside
+                           if isinstance(m, dict) and "id" in m and not m.get("parent")]
                 except (ValueError, AttributeError, TypeError):
                     raise ResponseParseError(f"expected a model list, got {data[:200]!r}") from None
             except VllmError as error:

@@ -290,7 +290,8 @@ def chat_json(plan: Plan) -> dict[str, Any]:
 
 def _prompts(body: dict[str, Any]) -> list[tuple[str, list[int]]] | Problem:
     prompt = body.get("prompt")
-    bad = bad_request("Either prompt or prompt_embeds must be provided and non-empty.")
+    # (the invocations_no_handler capture: /invocations answers a body without prompt as /v1/completions)
+    bad = bad_request("Either prompt or prompt_embeds must be provided and non-empty. (parameter=prompt)", "prompt")
     if isinstance(prompt, str):
         return [(prompt, gen.prompt_token_ids(prompt))]
     if not isinstance(prompt, list) or not prompt:

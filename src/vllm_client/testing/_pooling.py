@@ -17,7 +17,6 @@ import base64
 import functools
 import math
 import random
-import struct
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,8 +25,9 @@ from typing import Any
 from . import _generate as gen
 from . import _shapes as shapes
 from . import _validate as val
+from ._packing import pack
 
-__all__ = ["ROUTES", "PoolingSettings", "handle", "routes_for"]
+__all__ = ["ROUTES", "Binary", "PoolingSettings", "embed", "handle", "routes_for"]
 
 _POST = ("POST",)
 ROUTES: dict[str, tuple[str, ...]] = {
@@ -39,6 +39,7 @@ ROUTES: dict[str, tuple[str, ...]] = {
     "/rerank": _POST,
     "/v1/rerank": _POST,
     "/v2/rerank": _POST,
+    "/v2/embed": _POST,
 }
 
 _SCORE_ROUTES = ("/score", "/v1/score", "/rerank", "/v1/rerank", "/v2/rerank")
@@ -48,8 +49,9 @@ _SCORE_ROUTES = ("/score", "/v1/score", "/rerank", "/v1/rerank", "/v2/rerank")
 _TASK_ROUTES: dict[str | None, tuple[str, ...]] = {
     None: tuple(ROUTES),
     "generate": (),
-    "embed": ("/v1/embeddings", "/pooling", *_SCORE_ROUTES),
+    "embed": ("/v1/embeddings", "/pooling", "/v2/embed", *_SCORE_ROUTES),
     "classify": ("/classify", "/pooling"),
+    "transcription": (),
 }
 
 
@@ -207,20 +209,26 @@ def _truncate(prompts: list[_Prompt], body: dict[str, Any], s: PoolingSettings) 
     return prompts
 
 
-_PACK = {"float32": "f", "float16": "e"}
+@dataclass(frozen=True)
+class Binary:
+    """A binary answer (``encoding_format`` "bytes" / "bytes_only"): the packed vectors, and
+    the ``metadata`` header's JSON (None for bytes_only)."""
+
+    chunks: list[bytes]
+    metadata: dict[str, Any] | None
+
+
+Answer = tuple[int, "dict[str, Any] | Binary"]
 
 
 def _encode(vector: list[float], body: dict[str, Any]) -> list[float] | str:
     if body.get("encoding_format") != "base64":
         return vector
-    order = ">" if body.get("endianness") == "big" else "<"
-    dtype = body.get("embed_dtype") or "float32"
-    if dtype == "bfloat16":
-        words = struct.unpack(f"<{len(vector)}I", struct.pack(f"<{len(vector)}f", *vector))
-        packed = struct.pack(f"{order}{len(vector)}H", *(w >> 16 for w in words))
-    else:
-        packed = struct.pack(f"{order}{len(vector)}{_PACK[dtype]}", *vector)
+    packed = pack(vector, body.get("embed_dtype") or "float32", body.get("endianness") or "native")
     return base64.b64encode(packed).decode()
+
+
+_DTYPES = ("float32", "float16", "bfloat16", "fp8_e4m3", "fp8_e5m2")
 
 
 def _check_encoding(body: dict[str, Any], model: str) -> None:
@@ -229,11 +237,32 @@ def _check_encoding(body: dict[str, Any], model: str) -> None:
         expected = "'float', 'base64', 'bytes' or 'bytes_only'"
         raise _Reject(_invalid("encoding_format", "literal_error", f"Input should be {expected}", fmt,
                                expected=expected))
-    if fmt in ("bytes", "bytes_only") or body.get("embed_dtype", "float32") not in ("float32", "float16", "bfloat16"):
-        raise _Reject(_bad("MockVllmServer does not emulate binary embedding responses or fp8 vectors"))
+    for name, allowed in (("embed_dtype", _DTYPES), ("endianness", ("native", "big", "little"))):
+        value = body.get(name, allowed[0])
+        if value not in allowed:
+            expected = ", ".join(f"'{a}'" for a in allowed[:-1]) + f" or '{allowed[-1]}'"
+            raise _Reject(_invalid(name, "literal_error", f"Input should be {expected}", value, expected=expected))
     if body.get("dimensions") is not None:
-        raise _Reject(_bad(f"Model '{model}' does not support Matryoshka embeddings; dimensions must be unset "
-                           f"(received dimensions={body['dimensions']})."))
+        raise _Reject(matryoshka(model, body["dimensions"]))
+
+
+def matryoshka(model: str, dimensions: Any) -> Problem:
+    return _bad(f"Model '{model}' does not support Matryoshka embeddings; dimensions must be unset "
+                f"(received dimensions={dimensions}).")
+
+
+def _binary(prefix: str, body: dict[str, Any], vectors: list[list[float]], tokens: int, model: str) -> Binary:
+    dtype, order = body.get("embed_dtype") or "float32", body.get("endianness") or "native"
+    chunks = [pack(v, dtype, order) for v in vectors]
+    if body.get("encoding_format") == "bytes_only":
+        return Binary(chunks, None)
+    items, at = [], 0
+    for i, (chunk, v) in enumerate(zip(chunks, vectors, strict=True)):
+        items.append({"index": i, "embed_dtype": dtype, "endianness": order, "start": at, "end": at + len(chunk),
+                      "shape": [len(v)]})
+        at += len(chunk)
+    head = {"id": f"{prefix}-{shapes.random_hex()}", "created": int(time.time()), "model": model}
+    return Binary(chunks, {**head, "data": items, "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
 
 
 def _usage(tokens: int) -> dict[str, Any]:
@@ -248,9 +277,13 @@ def _head(prefix: str, model: str) -> dict[str, Any]:
 # -- endpoints ----------------------------------------------------------------------------------
 
 
-def _embeddings(path: str, body: dict[str, Any], s: PoolingSettings, model: str) -> Problem:
+def _embeddings(path: str, body: dict[str, Any], s: PoolingSettings, model: str) -> Answer:
     _check_encoding(body, model)
     prompts = _prompts(body, s)
+    if body.get("encoding_format") in ("bytes", "bytes_only"):
+        floats = [embed(p.words, s.embedding_dim) for p in prompts]
+        prefix = "pooling" if path == "/pooling" else "embd"
+        return 200, _binary(prefix, body, floats, sum(p.tokens for p in prompts), model)
     vectors = [_encode(embed(p.words, s.embedding_dim), body) for p in prompts]
     if path == "/pooling":
         data = [{"index": i, "object": "pooling", "data": v} for i, v in enumerate(vectors)]
@@ -334,8 +367,8 @@ def _rerank(body: dict[str, Any], s: PoolingSettings, model: str) -> Problem:
     return 200, {**head, "usage": {"prompt_tokens": tokens, "total_tokens": tokens}, "results": results}
 
 
-def handle(path: str, content_type: str | None, raw: bytes, s: PoolingSettings) -> Problem:
-    """(status, JSON object) for a POST to one of :data:`ROUTES`."""
+def handle(path: str, content_type: str | None, raw: bytes, s: PoolingSettings) -> Answer:
+    """(status, JSON object or :class:`Binary`) for a POST to one of :data:`ROUTES`."""
     body, problem = val.parse_body(content_type, raw)
     if problem is not None:
         return problem
@@ -349,6 +382,10 @@ def handle(path: str, content_type: str | None, raw: bytes, s: PoolingSettings) 
     if path in _MISSING_INPUT and "input" not in body and "messages" not in body:
         return _missing(body, *_MISSING_INPUT[path])
     try:
+        if path == "/v2/embed":
+            from ._cohere import cohere_embed  # (it builds on this module)
+
+            return cohere_embed(body, s, model)
         if path in ("/v1/embeddings", "/pooling"):
             return _embeddings(path, body, s, model)
         if path == "/classify":

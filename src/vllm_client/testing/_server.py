@@ -11,14 +11,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
+from . import _audio as audio
 from . import _endpoints as ep
 from . import _generate as gen
+from . import _lora as lora_routes
+from . import _more_routes as more
 from . import _pooling as pool
 from . import _responses as resp
 from . import _responses_store as store
@@ -55,7 +59,7 @@ _ID_PREFIX = {"chat": "chatcmpl", "completion": "cmpl", "responses": "resp"}
 _CHECKS = {"chat": val.CHAT_CHECKS, "completion": val.COMPLETION_CHECKS, "responses": val.RESPONSES_CHECKS}
 
 
-class MockVllmServer:
+class MockVllmServer(more.MoreRoutes):
     """A vLLM-compatible HTTP server for tests, demos and benchmarks.
 
     >>> with MockVllmServer(model="my-model") as server:
@@ -71,10 +75,11 @@ class MockVllmServer:
     vLLM's errors for that configuration, see `_validate`):
 
     * `api_key`: `--api-key`.
-    * `task`: None serves everything (generation and every pooling endpoint) from one
+    * `task`: None serves everything (generation, every pooling endpoint, audio) from one
       server; "generate", "embed" or "classify" serve only what vLLM serves for
       `--runner generate` / `--runner pooling --convert embed|classify` (a classifier with
-      `num_labels=1` is a cross-encoder: it scores and reranks too); the rest is 404.
+      `num_labels=1` is a cross-encoder: it scores and reranks too); "transcription" what a
+      Whisper model serves (the audio routes, no chat); the rest is 404.
     * `tool_parser`: `--enable-auto-tool-choice --tool-call-parser NAME` (default "hermes");
       None: started without them, so tool_choice "auto", "required" and named are refused.
     * `reasoning`: `--reasoning-parser NAME` ("qwen3", "deepseek_r1"; True: qwen3).
@@ -82,6 +87,12 @@ class MockVllmServer:
       tokens; more than max_tokens: it never answers, content None).
       `structured_in_reasoning`: `--structured-outputs-config '{"enable_in_reasoning": true}'`.
     * `request_id_headers`: `--enable-request-id-headers` (echo `X-Request-Id`).
+    * `lora`: `VLLM_ALLOW_RUNTIME_LORA_UPDATING=True --enable-lora` (the load/unload routes;
+      a load reads `adapter_config.json` under its path, on this machine);
+      `lora_modules`: `--lora-modules name=path ...`; `max_lora_rank`: `--max-lora-rank`.
+    * `tokenizer_info`: `--enable-tokenizer-info-endpoint` (`GET /tokenizer_info`).
+    * `scale_out`: `--enable-scale-out` (`/inference/v1/generate`: token ids in and out);
+      `max_num_seqs`: `--max-num-seqs` (a bound on `n` there).
     * `responses_store`: `VLLM_ENABLE_RESPONSES_API_STORE=1` in the server's environment:
       stored responses, `background=True`, retrieve (and replay) by id, cancel and
       `previous_response_id` (see `_responses_store`); without it those are 400/404.
@@ -109,6 +120,12 @@ class MockVllmServer:
         root: str | Mapping[str, str] | None = None,
         embedding_dim: int = 128,
         num_labels: int = 2,
+        lora: bool = True,
+        lora_modules: Mapping[str, str] | None = None,
+        max_lora_rank: int = 16,
+        tokenizer_info: bool = True,
+        scale_out: bool = True,
+        max_num_seqs: int = 256,
         responses_store: bool = False,
     ) -> None:
         self.models: list[str] = list(models) if models else [model]
@@ -129,7 +146,11 @@ class MockVllmServer:
         if task not in routes.TASKS:
             raise ValueError(f"task must be one of {sorted(t for t in routes.TASKS if t)} or None, not {task!r}")
         self.task = task
-        self._routes = routes.table(task, num_labels)
+        self.adapters = lora_routes.Adapters(lora_modules, max_rank=max_lora_rank)
+        self.scale_out = scale_out  # like --enable-scale-out (/inference/v1/generate answers 403 without it)
+        self.max_num_seqs = max_num_seqs
+        flags = {"lora": lora, "tokenizer_info": tokenizer_info}
+        self._routes = routes.table(task, num_labels, frozenset(k for k, on in flags.items() if on))
         self._knobs_cache: tuple[tuple[Any, ...], val.Facts, ep.Settings] | None = None
         self.eos_probability = eos_probability
         self.version = version
@@ -243,6 +264,11 @@ class MockVllmServer:
     def __repr__(self) -> str:
         state = self.url if self._thread is not None else "stopped"
         return f"MockVllmServer({self.models!r}, {state})"
+
+    @property
+    def served(self) -> list[str]:
+        """The names requests may use as `model`: the base models, then the LoRA adapters."""
+        return [*self.models, *self.adapters.names]
 
     @property
     def responses_store(self) -> bool:
@@ -453,7 +479,13 @@ class MockVllmServer:
                 b'{"detail":"Method Not Allowed"}',
             )
             return
-        if req.path == "/v1/chat/completions":
+        await self._dispatch(conn, req, reply, extra)
+
+    async def _dispatch(self, conn: Connection, req: RecordedRequest, reply: Reply | None, extra: Headers) -> None:
+        """Answer a request whose route and method are known to be served."""
+        if req.path in more.ROUTES:
+            await self._more(conn, req, reply, extra)
+        elif req.path == "/v1/chat/completions":
             await self._generate(conn, req, "chat", reply, extra)
         elif req.path == "/v1/completions":
             await self._generate(conn, req, "completion", reply, extra)
@@ -463,16 +495,54 @@ class MockVllmServer:
             answer = await self._store.answer(conn, req, extra)
             if answer is not None:
                 await self._send_json(conn, answer[0], answer[1], extra)
+        elif req.path in audio.ROUTES:
+            await self._audio(conn, req, extra)
+        elif req.path in lora_routes.ROUTES:
+            await self._send(conn, self.adapters.handle(req.path, req.headers.get("content-type"), req.body,
+                                                        self.models), extra)
         elif req.path in pool.ROUTES:
-            settings = pool.PoolingSettings(self.model, self.models, self.max_model_len, self.embedding_dim,
+            settings = pool.PoolingSettings(self.model, self.served, self.max_model_len, self.embedding_dim,
                                             self.num_labels)
             status, obj = pool.handle(req.path, req.headers.get("content-type"), req.body, settings)
-            await self._send_json(conn, status, obj, extra)
+            if isinstance(obj, pool.Binary):
+                await self._send_binary(conn, obj, extra)
+            else:
+                await self._send_json(conn, status, obj, extra)
         else:
             await self._simple(conn, req, extra)
 
+    async def _audio(self, conn: Connection, req: RecordedRequest, extra: Headers) -> None:
+        kind = "transcription" if req.path.endswith("/transcriptions") else "translation"
+        answer = audio.handle(kind, req.headers.get("content-type"), req.body, model=self.model, served=self.served,
+                              max_model_len=self.max_model_len,
+                              request_id=req.headers.get("x-request-id") or shapes.random_hex())
+        if answer.events is None:
+            await self._send_json(conn, answer.status, answer.body, extra)
+            return
+        fault = self._script.take_stream_fault(req.path)
+        self._running += 1
+        try:
+            await self._stream(conn, iter([(e, True) for e in answer.events]), extra, fault)
+        finally:
+            self._running -= 1
+
     def _authorized(self, req: RecordedRequest) -> bool:
         return req.headers.get("authorization", "") == f"Bearer {self.api_key}"
+
+    async def _send(self, conn: Connection, answer: tuple[int, Headers, bytes], extra: Headers) -> None:
+        status, headers, body = answer
+        await conn.send(status, [*headers, ("vary", "Origin"), *extra], body)
+
+    async def _send_binary(self, conn: Connection, binary: pool.Binary, extra: Headers) -> None:
+        """vLLM's StreamingResponse of packed vectors (json.dumps in the metadata header, as vLLM)."""
+        meta = [] if binary.metadata is None else [("metadata", json.dumps(binary.metadata))]
+        if not await conn.start_stream(200, [*meta, ("content-type", "application/octet-stream"), ("vary", "Origin"),
+                                             *extra]):
+            return
+        for chunk in binary.chunks:
+            if not await conn.send_chunk(chunk):
+                return
+        await conn.end_stream()
 
     async def _send_json(self, conn: Connection, status: int, obj: Any, extra: Sequence[tuple[str, str]] = ()) -> None:
         await conn.send(status, [("content-type", shapes.JSON), ("vary", "Origin"), *extra], shapes.dumps(obj))
@@ -527,7 +597,8 @@ class MockVllmServer:
             await self._send_json(
                 conn,
                 200,
-                shapes.models_list(self.models, self._created, self.max_model_len, self._roots),
+                shapes.models_list(self.models, self._created, self.max_model_len, self._roots,
+                                   self.adapters.cards(self.model, self._created)),
                 extra,
             )
         elif path == "/metrics":
@@ -536,6 +607,8 @@ class MockVllmServer:
             await conn.send(200, [("content-type", shapes.PROMETHEUS), ("vary", "Origin"), *extra], body)
         elif path == "/tokenize":
             await self._tokenize(conn, req, extra)
+        elif path == "/tokenizer_info":
+            await self._send_json(conn, 200, shapes.tokenizer_info(self.model), extra)
         elif path == "/detokenize":
             body, problem = val.parse_body(req.headers.get("content-type"), req.body)
             problem = problem or val.check_fields(body, "detokenize")
@@ -578,10 +651,10 @@ class MockVllmServer:
     def _knobs(self) -> tuple[val.Facts, ep.Settings]:
         """What validation and generation need of this server, rebuilt only when a test
         changed an attribute (building them per request would cost more than checking)."""
-        key = (tuple(self.models), self.max_model_len, self.tool_parser, self.reasoning_parser,
+        key = (tuple(self.served), self.max_model_len, self.tool_parser, self.reasoning_parser,
                self.eos_probability, self.think_tokens, self.structured_in_reasoning)
         if self._knobs_cache is None or self._knobs_cache[0] != key:
-            facts = val.Facts(key[0], self.max_model_len, self.tool_parser)
+            facts = val.Facts(key[0], self.max_model_len, self.tool_parser, tuple(self.models))
             settings = ep.Settings(
                 max_model_len=self.max_model_len,
                 reasoning_parser=self.reasoning_parser,

