@@ -13,6 +13,8 @@ from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
+from typing_extensions import Self
+
 from .._config import Timeout
 from .._errors import APIConnectionError, APITimeoutError
 from .._protocol.deadlines import StreamDeadlines
@@ -117,7 +119,7 @@ class AsyncStream(Generic[E, F]):
 
     close = aclose
 
-    async def __aenter__(self) -> AsyncStream[E, F]:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
+from typing_extensions import Self
+
 from .._config import Timeout
 from .._errors import APIConnectionError, APITimeoutError
 from .._protocol.deadlines import StreamDeadlines
@@ -116,7 +118,7 @@ class Stream(Generic[E, F]):
         if iterator is not None and not _running(iterator):
             iterator.close()  # type: ignore[attr-defined]
 
-    def __enter__(self) -> Stream[E, F]:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

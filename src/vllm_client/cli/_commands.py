@@ -34,6 +34,9 @@ COMMAND_MODULES: dict[str, str] = {
     "rerank": "._pooling",
     "mock-server": "._mock",
     "batch": "._batch",
+    "responses": "._endpoints",
+    "lora": "._endpoints",
+    "transcribe": "._endpoints",
 }
 _HELP = frozenset({"--help", "-h"})
 
