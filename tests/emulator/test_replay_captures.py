@@ -3,7 +3,8 @@
 For each capture in tests/fixtures/real-vllm-0.32 the emulator is started the way the real
 server was (the capture's ``server_variant``: API key, tool parser, reasoning parser, pooling
 task), the captured request (method, path, headers, body bytes) is sent over a real socket,
-and the answer is compared with the captured one:
+and the answer is compared with the captured one (a capture of one step of a stateful exchange
+gets an emulator of its own, in that state: ``STATE``, ``PRELUDE``):
 
 * always: the status and the response header names in wire order, with the values of the
   headers a client acts on (content-type, allow, x-request-id);
@@ -61,6 +62,7 @@ SERVER_VARIANTS: dict[str, dict[str, Any]] = {
     "embed": {"task": "embed", "tokenizer_info": False},  # --runner pooling --convert embed
     "classify": {"task": "classify", "num_labels": 2},  # --runner pooling --convert classify
     "crossenc": {"task": "classify", "num_labels": 1},  # ... --hf-overrides {"num_labels": 1}
+    "responses": {"task": "generate", "tool_parser": None, "responses_store": True},  # VLLM_ENABLE_RESPONSES_API_STORE=1
 }
 
 CAPTURES = [n for n in fixture_names() if not n.startswith("_")]
@@ -71,6 +73,14 @@ _ONE_ADAPTER = ("lora_chat", "lora_load_twice", "lora_models", "lora_unload")
 STATE: dict[str, dict[str, Any]] = {
     **{name: {"lora_modules": {"sql": "/adapters/sql"}} for name in _ONE_ADAPTER},
     **{name: {} for name in ("lora_load", "lora_unload_unknown", "lora_load_rank_too_big")},
+    **{name: {} for name in ("responses_store_retrieve", "responses_store_cancel_finished", "responses_store_replay")},
+}
+# Captures that act on a response another capture created (by its fixed request_id): that
+# capture's request is sent to the capture's own emulator first, and read to the end.
+PRELUDE = {
+    "responses_store_retrieve": "responses_store_create",
+    "responses_store_cancel_finished": "responses_store_create",
+    "responses_store_replay": "responses_store_background_stream",
 }
 # Captures whose request names a file of the capturing machine (a LoRA adapter directory): the
 # replay writes its own (adapter_config.json of this rank) and sends that path instead.
@@ -411,6 +421,13 @@ def test_replay(name: str, servers: dict[str, MockVllmServer], tmp_path: Path) -
     if name in LOCAL_ADAPTERS:
         (tmp_path / "adapter_config.json").write_text(json.dumps({"r": LOCAL_ADAPTERS[name], "bias": "none"}))
         fx["request"]["body"] = json.dumps({**json.loads(fx["request"]["body"]), "lora_path": str(tmp_path)})
+    if name in PRELUDE:
+        before, before_sock = send(server, load_fixture(PRELUDE[name])["request"])
+        try:
+            assert before.status == 200, before.read()[:300]
+            before.read()
+        finally:
+            before_sock.close()
     resp, sock = send(server, fx["request"])
     try:
         if "raw_wire" in real:
