@@ -36,6 +36,7 @@ from .._protocol.deadlines import StreamDeadlines
 from .._protocol.http1 import HTTPError, ResponseReader, encode_request
 from .async_conn import ClosedHere, Connection, ReadTimeout, ServerClosed
 from .async_pool import Pool, close_at_loop_end, finish_guard
+from .idle import limit_note
 from .proxies import proxies_from_env, proxy_auth, proxy_for
 from .tls import ssl_context
 
@@ -86,7 +87,7 @@ class AsyncResponse:
                 await conn.wait(self._read_limit)
         except ReadTimeout:
             self.close_now()
-            raise APITimeoutError(f"timed out reading the response body{_limit('read', self._read_limit)}",
+            raise APITimeoutError(f"timed out reading the response body{limit_note('read', self._read_limit)}",
                                   retryable=False) from None
         except (OSError, HTTPError) as exc:
             self.close_now()
@@ -146,7 +147,7 @@ class AsyncResponse:
                         raise StreamTimeoutError(f"stream {what} expired") from None
                     if by_deadline:
                         continue  # the loop's timer fires up to its clock resolution early: look again
-                    raise APITimeoutError(f"timed out reading the stream{_limit('read', limit)}",
+                    raise APITimeoutError(f"timed out reading the stream{limit_note('read', limit)}",
                                           retryable=False) from None
         except BaseException:
             self.close_now()
@@ -196,9 +197,6 @@ def _broken(exc: BaseException) -> APIConnectionError:
     return error
 
 
-def _limit(name: str, seconds: float | None) -> str:
-    """`` (read timeout 5s)``: which limit expired, for the error message."""
-    return f" ({name} timeout {seconds:g}s)" if seconds is not None else ""
 
 
 class AsyncTransport:
@@ -310,7 +308,7 @@ class AsyncTransport:
             except ReadTimeout:
                 conn.abort()
                 raise APITimeoutError(f"timed out waiting for the first byte from {redact_url(url)}"
-                                      f"{_limit('read', read_timeout)}") from None
+                                      f"{limit_note('read', read_timeout)}") from None
             except (OSError, HTTPError) as exc:
                 conn.abort()
                 if reused:
@@ -332,7 +330,7 @@ class AsyncTransport:
             raise
         except (asyncio.TimeoutError, ReadTimeout) as exc:
             raise APITimeoutError(f"timed out connecting to {redact_url(url)}"
-                                  f"{_limit('connect', timeout.connect)}") from exc
+                                  f"{limit_note('connect', timeout.connect)}") from exc
         except (OSError, HTTPError) as exc:
             raise APIConnectionError(f"cannot connect to {redact_url(url)}: {exc!r}") from exc
         self._opened += 1

@@ -12,17 +12,15 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import select
 from collections.abc import AsyncGenerator
 from typing import Any
 
 from .._config import Limits
 from .._errors import APIConnectionError, APITimeoutError
 from .async_conn import Connection
+from .idle import peer_closed
 
 __all__ = ["Pool", "close_at_loop_end", "finish_guard"]
-
-_poll = getattr(select, "poll", None)
 
 
 class Pool:
@@ -138,19 +136,11 @@ class Pool:
 
 def _dropped(conn: Connection) -> bool:
     """Whether the kernel holds an EOF, a reset or stray bytes for an idle connection the
-    loop has not read yet (one ``poll``, as the sync pool does): then the request provably
-    never reached the server on it, and another connection is used silently."""
-    if _poll is None or conn.transport is None:
+    loop has not read yet (see idle.py): then another connection is used silently."""
+    if conn.transport is None:
         return False
     sock = conn.transport.get_extra_info("socket")
-    if sock is None:
-        return False
-    try:
-        poller = _poll()
-        poller.register(sock.fileno(), select.POLLIN)
-        return bool(poller.poll(0))
-    except (OSError, ValueError):
-        return True
+    return sock is not None and peer_closed(sock.fileno())
 
 
 async def close_at_loop_end(pool: Pool) -> AsyncGenerator[None, None]:

@@ -18,7 +18,6 @@ already be generating; a tool's side effect may have run).
 from __future__ import annotations
 
 import http.client
-import select
 import socket
 import ssl
 import threading
@@ -30,6 +29,7 @@ from urllib.parse import urlsplit
 from .._config import Limits, Timeout, redact_url
 from .._errors import APIConnectionError, APITimeoutError, StreamTimeoutError
 from .._protocol.deadlines import StreamDeadlines
+from .idle import limit_note, peer_closed
 from .proxies import proxies_from_env, proxy_for
 from .proxies import proxy_auth as _proxy_auth
 from .sync_chunked import ChunkedReader
@@ -50,21 +50,8 @@ sleep = time.sleep
 
 
 def _dropped(sock: socket.socket | None) -> bool:
-    """Whether an idle pooled connection was closed by the peer (readable while idle means
-    EOF, a reset or stray bytes: none is a connection to send on)."""
-    if sock is None:
-        return True
-    try:
-        if _poll is not None:
-            poller = _poll()
-            poller.register(sock, select.POLLIN)
-            return bool(poller.poll(0))
-        return bool(select.select([sock], [], [], 0)[0])
-    except (OSError, ValueError):
-        return True
-
-
-_poll = getattr(select, "poll", None)
+    """Whether an idle pooled connection was closed by the peer (see idle.py)."""
+    return sock is None or peer_closed(sock.fileno())
 
 
 class _Pool:
@@ -160,7 +147,7 @@ class SyncResponse:
         except (OSError, http.client.HTTPException) as exc:
             self._finish(reuse=False)
             if isinstance(exc, TimeoutError):
-                raise APITimeoutError(f"timed out reading the response body{_limit('read', self._read_limit)}",
+                raise APITimeoutError(f"timed out reading the response body{limit_note('read', self._read_limit)}",
                                      retryable=False) from exc
             raise APIConnectionError(f"connection broke while reading the response: {exc!r}",
                                      retryable=False) from exc
@@ -208,7 +195,7 @@ class SyncResponse:
                     what = deadlines.expired(time.monotonic()) if deadlines is not None else None
                     if what:
                         raise StreamTimeoutError(f"stream {what} expired") from exc
-                    limit = _limit("read", read_timeout)
+                    limit = limit_note("read", read_timeout)
                     raise APITimeoutError(f"timed out reading the stream{limit}", retryable=False) from exc
                 except http.client.IncompleteRead as exc:
                     raise APIConnectionError(f"connection closed mid-body: {exc!r}", retryable=False) from exc
@@ -309,7 +296,8 @@ class SyncTransport:
             conn.connect()
         except TimeoutError as exc:
             conn.close()
-            raise APITimeoutError(f"timed out connecting to {host}:{port}{_limit('connect', timeout.connect)}") from exc
+            note = limit_note("connect", timeout.connect)
+            raise APITimeoutError(f"timed out connecting to {host}:{port}{note}") from exc
         except OSError as exc:
             conn.close()
             raise APIConnectionError(f"cannot connect to {host}:{port}: {exc}") from exc
@@ -367,7 +355,7 @@ class SyncTransport:
             except TimeoutError as exc:
                 conn.close()
                 raise APITimeoutError(f"timed out waiting for the first byte from {redact_url(url)}"
-                                      f"{_limit('read', read_timeout)}") from exc
+                                      f"{limit_note('read', read_timeout)}") from exc
             except (OSError, http.client.HTTPException) as exc:
                 conn.close()
                 what = "the server closed the connection before answering" if reused else "request failed"
@@ -396,11 +384,6 @@ class SyncTransport:
     def pool_stats(self) -> dict[str, Any]:
         """Idle connections, busy slots and connections opened so far, for tests and debugging."""
         return {"idle": self._pool.idle_count, "in_use": self._pool.in_use, "opened": self._opened}
-
-
-def _limit(name: str, seconds: float | None) -> str:
-    """`` (read timeout 5s)``: which limit expired, for the error message."""
-    return f" ({name} timeout {seconds:g}s)" if seconds is not None else ""
 
 
 def _shutdown(conn: http.client.HTTPConnection) -> None:
