@@ -47,6 +47,7 @@ class Stream(Generic[E, F]):
         self._iterator: Iterator[E] | None = None
         self._finished = False
         self._closing = False
+        self._final: F | None = None
 
     @property
     def status_code(self) -> int:
@@ -107,7 +108,9 @@ class Stream(Generic[E, F]):
         finally:
             self._finished = True
             response.close_now()
-            metrics.finish(perf(), decoder.chunks, _usage_tokens(decoder))
+            self._final = _settled(decoder)  # assembled once: the metrics and final() share it
+            usage = getattr(self._final, "usage", None)
+            metrics.finish(perf(), decoder.chunks, usage.completion_tokens if usage is not None else None)
 
     def close(self) -> None:
         """Stop reading: the connection is closed, which makes vLLM abort the generation.
@@ -150,7 +153,7 @@ class Stream(Generic[E, F]):
         """The whole answer assembled from the stream (reads the rest of it first)."""
         if not self._finished:
             self.until_done()
-        result: F = self._decoder.final()
+        result: F = self._final if self._final is not None else self._decoder.final()
         return result
 
 
@@ -197,9 +200,9 @@ def _running(iterator: Any) -> bool:
     return bool(getattr(iterator, "gi_running", False) or getattr(iterator, "ag_running", False))
 
 
-def _usage_tokens(decoder: Any) -> int | None:
+def _settled(decoder: Any) -> Any:
+    """The answer a finished stream assembled, or None when it cannot be assembled."""
     try:
-        usage = decoder.final().usage
-    except Exception:  # a broken stream has no trustworthy usage
+        return decoder.final()
+    except Exception:  # a broken stream has no trustworthy answer (final() then says why)
         return None
-    return usage.completion_tokens if usage is not None else None
