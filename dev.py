@@ -84,7 +84,10 @@ def main() -> int:
             if rc:
                 return rc
             os.environ.setdefault("VLLM_IT_STRICT", "1")  # installed: nothing may skip for lack of a server
-            run(PY, "-m", "pytest", "-m", "vllm", "tests/integration", "-rfEs", *sys.argv[2:])
+            extra = sys.argv[2:]
+            # a test path among the arguments narrows the run to it (else: the whole tier)
+            where = [] if any(a.startswith("tests/") for a in extra) else ["tests/integration"]
+            run(PY, "-m", "pytest", "-m", "vllm", *where, "-rfEs", *extra)
         else:
             run(PY, "scripts/unasync.py", "--check")
             run(PY, "-m", "ruff", "check", "src", "tests", "scripts", "examples", "benchmarks", "dev.py")
