@@ -96,30 +96,39 @@ class ServerManager:
     # -- public
 
     def get(self, variant: str) -> RealServer:
+        return self.get_many(variant, 1)[0]
+
+    def get_many(self, variant: str, n: int) -> list[RealServer]:
+        """``n`` running servers of ``variant`` (replicas ``variant``, ``variant#1``, ...), for
+        tests of one client over several servers; other servers of ours make room."""
         if variant not in VARIANTS:
             raise KeyError(f"unknown real-vLLM variant {variant!r}; known: {VARIANT_ORDER}")
+        keys = [variant if i == 0 else f"{variant}#{i}" for i in range(n)]
         with self._lock:
             for key in ("*", variant):
                 if key in self.broken:
                     self._raise(self.broken[key])
-            srv = self.running.get(variant)
-            if srv is not None and srv.alive():
-                return srv
-            if srv is not None:  # died: restart it
-                self.history.append(f"{variant} on port {srv.port} died; restarting. Its log:\n{srv.log_tail(20)}")
-                self._stop(srv)
-            while len(self.running) >= self.max_servers:
-                self._stop(next(iter(self.running.values())))
-            try:
-                self._prepare()
-                install.build_model(lambda _line: None, VARIANTS[variant].model)
-                return self._start(variant)
-            except ServerUnavailable as e:
-                self.broken["*"] = e
-                self._raise(e)
-            except Exception as e:
-                self.broken[variant] = e
-                raise
+            return [self._get_locked(variant, key, keep=keys) for key in keys]
+
+    def _get_locked(self, variant: str, key: str, *, keep: list[str]) -> RealServer:
+        srv = self.running.get(key)
+        if srv is not None and srv.alive():
+            return srv
+        if srv is not None:  # died: restart it
+            self.history.append(f"{key} on port {srv.port} died; restarting. Its log:\n{srv.log_tail(20)}")
+            self._stop(srv)
+        while len(self.running) >= max(self.max_servers, len(keep)):
+            self._stop(next(s for k, s in self.running.items() if k not in keep))
+        try:
+            self._prepare()
+            install.build_model(lambda _line: None, VARIANTS[variant].model)
+            return self._start(variant, key)
+        except ServerUnavailable as e:
+            self.broken["*"] = e
+            self._raise(e)
+        except Exception as e:
+            self.broken[variant] = e
+            raise
 
     def stop_all(self) -> None:
         with self._lock:
@@ -153,7 +162,7 @@ class ServerManager:
         install.build_model(lambda _line: None)
         self._ready = True
 
-    def _start(self, variant: str) -> RealServer:
+    def _start(self, variant: str, key: str) -> RealServer:
         # Other pytest sessions on this machine may start servers too: the harness chooses the
         # port and launches under a machine-wide lock, and refuses (NoSlot) while
         # VLLM_IT_MACHINE_MAX servers (anyone's, e.g. one started by hand) are up.
@@ -161,10 +170,11 @@ class ServerManager:
         waited = False
         while True:
             try:
-                return self._start_on_a_free_port(variant)
+                return self._start_on_a_free_port(variant, key)
             except server.NoSlot as e:
-                if self.running:  # make room from our own servers rather than wait for ourselves
-                    self._stop(next(iter(self.running.values())))
+                others = [s for k, s in self.running.items() if k.partition("#")[0] != variant]
+                if others:  # make room from our own servers rather than wait for ourselves
+                    self._stop(others[0])
                     continue
                 if time.monotonic() > deadline:
                     raise RuntimeError(
@@ -178,23 +188,24 @@ class ServerManager:
                     _progress(msg)
                 time.sleep(3)
 
-    def _start_on_a_free_port(self, variant: str) -> RealServer:
+    def _start_on_a_free_port(self, variant: str, key: str) -> RealServer:
         for port in self.ports:
             try:
                 started = server.start(variant, port, owner=self.owner, machine_max=self.machine_max)
             except server.PortBusy:
                 continue
             srv = RealServer(**{f.name: getattr(started, f.name) for f in fields(started)})
-            self.running[variant] = srv
-            self.history.append(f"started {variant} on port {port} in {srv.startup_s:.1f} s ({srv.rss_mib()} MiB)")
+            self.running[key] = srv
+            self.history.append(f"started {key} on port {port} in {srv.startup_s:.1f} s ({srv.rss_mib()} MiB)")
             return srv
         raise RuntimeError(f"no free port in {self.ports.start}-{self.ports.stop - 1} for a real vLLM server")
 
     def _stop(self, srv: RealServer) -> None:
         t0 = time.monotonic()
         srv.stop()
-        self.running.pop(srv.variant, None)
-        self.history.append(f"stopped {srv.variant} on port {srv.port} in {time.monotonic() - t0:.1f} s")
+        key = next((k for k, s in self.running.items() if s is srv), srv.variant)
+        self.running.pop(key, None)
+        self.history.append(f"stopped {key} on port {srv.port} in {time.monotonic() - t0:.1f} s")
 
 
 _MANAGER: ServerManager | None = None
@@ -268,6 +279,13 @@ def _clean_vllm_env(monkeypatch: pytest.MonkeyPatch) -> None:
 def vllm_server() -> Callable[[str], RealServer]:
     """Factory: ``vllm_server("hermes")`` -> the running server of that variant."""
     return manager().get
+
+
+@pytest.fixture
+def vllm_servers() -> Callable[[str, int], list[RealServer]]:
+    """Factory: ``vllm_servers("plain", 2)`` -> that many running servers of one variant
+    (mark the test ``vllm_variant("plain")`` so it is ordered with that variant's tests)."""
+    return manager().get_many
 
 
 def _variant_fixture(variant: str) -> Callable[[], RealServer]:
