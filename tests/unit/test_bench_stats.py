@@ -99,6 +99,7 @@ def test_diff_ci_detects_a_shift_and_not_a_copy() -> None:
     a = [rng.lognormvariate(0, 0.5) for _ in range(2000)]
     b = [v * 1.2 for v in a]
     lo, hi = bootstrap_diff_ci(a, b, "p90", rng=random.Random(0))
+    assert hi > lo
     assert lo > 0
     same_lo, same_hi = bootstrap_diff_ci(a, list(a), "p90", rng=random.Random(0))
     assert same_lo < 0 < same_hi
