@@ -103,10 +103,10 @@ def build_result(config: BenchConfig, records: list[RequestRecord], *, audit: Au
         data.update(audit.report())
     data["audit_thresholds"] = {"dispatch_lag_p99_ms": config.audit_lag_p99 * 1000.0,
                                 "client_cpu_util": config.audit_cpu}
-    if len(server_metrics) == 1:
-        data["server_metrics"] = server_metrics[0]
+    if len(server_metrics) <= 1:
+        data["server_metrics"] = server_metrics[0] if server_metrics else None
     else:
-        data["server_metrics"] = dict(zip(base_urls, server_metrics, strict=True)) or None
+        data["server_metrics"] = dict(zip(base_urls, server_metrics, strict=False))
     warnings = []
     peak = data["max_concurrent_requests"]
     if pool_limit is not None and peak > pool_limit:
