@@ -248,3 +248,15 @@ def test_cli_bench_serve_writes_the_result_and_the_records(server: Any, tmp_path
     lines = [json.loads(line) for line in reqs.read_text().splitlines()]
     assert len(lines) == 5 and {"ttft_s", "itl_s", "chunk_times_s", "error_kind"} <= set(lines[0])
     assert "Successful requests" in res.output and "TTFT" in res.output
+
+
+def test_workers_spread_one_run_over_processes(server: Any) -> None:
+    cfg = _config("random", n=12, load=Load(rate=60, max_concurrency=4, num_requests=12))
+    cfg.workers = 2
+    with VllmClient(server.base_url) as client:
+        result = run_bench(client, cfg, progress=False)
+    assert result["completed"] == 12 and result["workers"] == 2
+    assert {r.worker for r in result.records} == {0, 1}
+    assert sorted(r.index for r in result.records) == list(range(12))
+    assert len(result["client_cpu_util_per_worker"]) == 2
+    assert result["server_metrics"]["deltas"]["generation_tokens"] == result["total_output_tokens"]

@@ -96,6 +96,8 @@ def serve(
                                                 help="Invalid above this dispatch-lag p99.")] = 10.0,
     audit_cpu: Annotated[float, typer.Option("--audit-cpu", rich_help_panel=_O,
                                              help="Invalid above this client CPU (cores).")] = 0.9,
+    workers: Annotated[int, typer.Option("--workers", min=1, rich_help_panel=_L, help=(
+        "Spread the load over N processes (when one cannot keep up)."))] = 1,
 ) -> None:
     """Run a load against the server and report what the server did (TTFT, TPOT, ITL, throughput, goodput)."""
     from ..bench import BenchConfig, Limits, Load, Workload, parse_slo
@@ -120,7 +122,7 @@ def serve(
                       total=request_timeout),
         slos=dict(parse_slo(s) for s in slo or ()), seed=seed, scrape_interval=scrape_interval,
         scrape_metrics=not no_scrape, bootstrap=bootstrap, audit_lag_p99=audit_lag_ms / 1000.0, audit_cpu=audit_cpu,
-        label=label,
+        label=label, workers=workers,
     )
     config.check()
     setting: Any = {"auto": None, "rich": "rich", "plain": "plain", "none": False}.get(progress)
