@@ -260,3 +260,13 @@ def test_workers_spread_one_run_over_processes(server: Any) -> None:
     assert sorted(r.index for r in result.records) == list(range(12))
     assert len(result["client_cpu_util_per_worker"]) == 2
     assert result["server_metrics"]["deltas"]["generation_tokens"] == result["total_output_tokens"]
+
+
+async def test_responses_endpoint(server: Any) -> None:
+    result = await _async(server, _config("random", n=3, input_len=30, output_len=6,
+                                          workload={"endpoint": "responses"}))
+    assert result["completed"] == 3, result["errors"]
+    assert all(r.output_tokens == 6 and r.input_tokens == 30 and r.finish_reason == "length" for r in result.records)
+    assert all(r.ttft_s is not None and len(r.itl_s) == 5 for r in result.records)
+    sent = [json.loads(r.body) for r in server.requests if r.path == "/v1/responses"]
+    assert len(sent) == 3 and all(b["max_output_tokens"] == 6 and "stream_options" not in b for b in sent)

@@ -177,6 +177,8 @@ async def _phase(client: AsyncVllmClient, config: BenchConfig, prepared: Prepare
         try:
             if endpoint == "chat":
                 stream: Any = await chat.create(stream=True, timeout=timeout, **params)
+            elif endpoint == "responses":
+                stream = await client.responses.create(stream=True, timeout=timeout, **params)
             else:
                 stream = await completions.create(stream=True, timeout=timeout, **params)
             streaming = True

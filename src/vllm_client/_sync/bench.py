@@ -178,6 +178,8 @@ def _phase(client: VllmClient, config: BenchConfig, prepared: Prepared, run: Run
         try:
             if endpoint == "chat":
                 stream: Any = chat.create(stream=True, timeout=timeout, **params)
+            elif endpoint == "responses":
+                stream = client.responses.create(stream=True, timeout=timeout, **params)
             else:
                 stream = completions.create(stream=True, timeout=timeout, **params)
             streaming = True

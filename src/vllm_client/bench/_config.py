@@ -45,7 +45,9 @@ class Workload:
     """
 
     dataset: str = "random"
-    endpoint: Literal["chat", "completions"] = "chat"
+    """(``endpoint``: ``chat``, ``completions``, or ``responses``: the Responses API, where
+    no running usage exists, so tokens per read are counted as token events.)"""
+    endpoint: Literal["chat", "completions", "responses"] = "chat"
     input_len: int = 512
     output_len: int | None = None
     range_ratio: float = 0.0

@@ -31,7 +31,8 @@ def serve(
     opts: Globals,
     dataset: Annotated[str, typer.Option("--dataset", "-d", rich_help_panel=_W, help=(
         "random, shared-prefix, multi-turn, sharegpt:PATH, batch:PATH, prompts:PATH."))] = "random",
-    endpoint: Annotated[str, typer.Option("--endpoint", rich_help_panel=_W, help="chat or completions.")] = "chat",
+    endpoint: Annotated[str, typer.Option("--endpoint", rich_help_panel=_W,
+                                          help="chat, completions or responses.")] = "chat",
     input_len: Annotated[int, typer.Option("--input-len", min=1, rich_help_panel=_W,
                                            help="Prompt tokens (multi-turn: per turn; shared-prefix: suffix).")] = 512,
     output_len: Annotated[int | None, typer.Option("--output-len", min=1, rich_help_panel=_W, help=(
@@ -102,8 +103,8 @@ def serve(
     """Run a load against the server and report what the server did (TTFT, TPOT, ITL, throughput, goodput)."""
     from ..bench import BenchConfig, Limits, Load, Workload, parse_slo
 
-    if endpoint not in ("chat", "completions"):
-        raise ValueError(f"--endpoint must be chat or completions, got {endpoint!r}")
+    if endpoint not in ("chat", "completions", "responses"):
+        raise ValueError(f"--endpoint must be chat, completions or responses, got {endpoint!r}")
     extra: dict[str, Any] = {}
     if extra_body:
         extra = json.loads(extra_body)
