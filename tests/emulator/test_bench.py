@@ -270,3 +270,14 @@ async def test_responses_endpoint(server: Any) -> None:
     assert all(r.ttft_s is not None and len(r.itl_s) == 5 for r in result.records)
     sent = [json.loads(r.body) for r in server.requests if r.path == "/v1/responses"]
     assert len(sent) == 3 and all(b["max_output_tokens"] == 6 and "stream_options" not in b for b in sent)
+
+
+async def test_several_servers_share_the_load_and_each_is_scraped() -> None:
+    with MockVllmServer(token_rate=5000) as a, MockVllmServer(token_rate=5000) as b:
+        async with AsyncVllmClient([a.base_url, b.base_url]) as client:
+            result = await arun_bench(client, _config("random", n=8, workload={"model": "mock-model"}),
+                                      progress=False)
+        served = [sum(1 for r in s.requests if r.path == CHAT) for s in (a, b)]
+    assert result["completed"] == 8 and sum(served) == 8 and min(served) > 0
+    assert set(result["server_metrics"]) == {a.base_url, b.base_url}
+    assert sum(m["deltas"]["request_success"] for m in result["server_metrics"].values()) == 8
