@@ -45,13 +45,14 @@ def arun_bench(client: VllmClient, config: BenchConfig, *, progress: ProgressSet
     reporter = make_progress(progress, config)
     scrapers = [Scraper(_metrics_fetch(url, client), interval=config.scrape_interval)
                 for url in client.base_urls] if config.scrape_metrics else []
-    records, audit, server_metrics = run_phases(bench_client, config, prepared, model, reporter=reporter,
-                                                      scrapers=scrapers)
-    result = build_result(config, records, audit=audit, server_metrics=server_metrics,
-                          base_urls=list(client.base_urls), model=model,
-                          pool_limit=client._core.config.limits.max_connections)
-    reporter.finish(result)
-    return result
+    try:
+        records, audit, server_metrics = run_phases(bench_client, config, prepared, model, reporter=reporter,
+                                                          scrapers=scrapers)
+    finally:
+        reporter.finish(None)  # the live view ends, whatever happened
+    return build_result(config, records, audit=audit, server_metrics=server_metrics,
+                        base_urls=list(client.base_urls), model=model,
+                        pool_limit=client._core.config.limits.max_connections)
 
 
 def prepare_workload(client: VllmClient, config: BenchConfig) -> Prepared:

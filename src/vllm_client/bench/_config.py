@@ -39,14 +39,14 @@ class Workload:
     - ``batch:PATH``: an OpenAI batch JSONL (chat and completions lines; streamed here).
     - ``prompts:PATH``: JSONL of ``{"prompt": str, "output_tokens": int?}`` or of strings.
 
+    ``endpoint``: ``chat``, ``completions``, or ``responses`` (the Responses API, which has no
+    running usage: tokens per read are counted as token events there).
     ``output_len`` None: 128 for the synthetic datasets, the file's own lengths for files
     (a number overrides them). ``ignore_eos`` None: True for the synthetic datasets (answers
     as long as asked), False for files.
     """
 
     dataset: str = "random"
-    """(``endpoint``: ``chat``, ``completions``, or ``responses``: the Responses API, where
-    no running usage exists, so tokens per read are counted as token events.)"""
     endpoint: Literal["chat", "completions", "responses"] = "chat"
     input_len: int = 512
     output_len: int | None = None
