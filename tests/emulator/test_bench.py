@@ -281,3 +281,15 @@ async def test_several_servers_share_the_load_and_each_is_scraped() -> None:
     assert result["completed"] == 8 and sum(served) == 8 and min(served) > 0
     assert set(result["server_metrics"]) == {a.base_url, b.base_url}
     assert sum(m["deltas"]["request_success"] for m in result["server_metrics"].values()) == 8
+
+
+async def test_ttft_counts_the_first_real_token_not_the_role_chunk(tmp_path: Path) -> None:
+    """The role chunk arrives at once, the first token 0.3 s later (a stall between them):
+    TTFT cannot be below 0.3 s unless the role chunk was counted (vllm bench serve's way)."""
+    with MockVllmServer(token_rate=5000) as srv:
+        srv.add_fault(StreamStall(after_chunks=1, seconds=0.3), times=1, path=CHAT)
+        cfg = BenchConfig(workload=Workload(_prompts_file(tmp_path, 1), output_len=4), load=Load(num_requests=1),
+                          bootstrap=0, scrape_metrics=False)
+        result = await _async(srv, cfg)
+    rec = result.records[0]
+    assert rec.ok and rec.ttft_s is not None and rec.ttft_s >= 0.3
