@@ -121,6 +121,11 @@ def test_ci_of_reads_both_shapes() -> None:
     assert ci_of({"ci": {"x": [1, 2]}}, "x") == (1.0, 2.0)
     assert ci_of({"ci": {"x": {"low": 1, "high": 2}}}, "x") == (1.0, 2.0)
     assert ci_of({"ci": {"x": None}}, "x") is None
+    nested = {"ci": {"level": 0.95, "ttft_ms": {"mean": [1, 2], "p50": [3, 4], "p99": [5, 6]}}}
+    assert ci_of(nested, "p99_ttft_ms") == (5.0, 6.0)
+    assert ci_of(nested, "median_ttft_ms") == (3.0, 4.0)
+    assert ci_of(nested, "p90_ttft_ms") is None
+    assert ci_of(nested, "mean_tpot_ms") is None
     assert ci_of({}, "x") is None
 
 

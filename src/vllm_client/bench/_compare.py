@@ -191,12 +191,19 @@ def _one(name: str, a: Mapping[str, Any], b: Mapping[str, Any], records_a: Seque
 
 
 def ci_of(result: Mapping[str, Any], metric: str) -> tuple[float, float] | None:
-    """The interval a result gives for ``metric``: ``ci[metric]`` as ``[lo, hi]`` or
-    ``{"lo": .., "hi": ..}`` (also ``low``/``high``)."""
+    """The interval a result gives for ``metric``: the result JSON's nested form
+    (``ci["ttft_ms"]["p99"]`` for ``p99_ttft_ms``; ``median`` is ``p50``), or a flat
+    ``ci[metric]``; each as ``[lo, hi]`` or ``{"lo": .., "hi": ..}`` (also ``low``/``high``)."""
     table = result.get("ci")
     if not isinstance(table, Mapping):
         return None
     entry = table.get(metric)
+    stat, _, rest = metric.partition("_")
+    nested = table.get(rest)
+    if entry is None and isinstance(nested, Mapping):
+        entry = nested.get(stat)
+        if entry is None and stat in ("median", "p50"):
+            entry = nested.get("p50" if stat == "median" else "median")
     if isinstance(entry, Mapping):
         lo = entry.get("lo", entry.get("low"))
         hi = entry.get("hi", entry.get("high"))

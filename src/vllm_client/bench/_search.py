@@ -29,17 +29,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-__all__ = ["LoadSearch", "Point", "Slo", "Verdict", "judge", "parse_slo", "saturation"]
+__all__ = ["LoadSearch", "Point", "Slo", "Verdict", "judge", "saturation"]
 
 LoadKind = Literal["rate", "concurrency"]
-#: SLO metric names: the latencies of the result JSON (``p99_ttft_ms`` ...) and the client's own lag.
-SLO_METRICS = ("ttft", "tpot", "itl", "e2el", "dispatch_lag")
-
-
 @dataclass(frozen=True)
 class Slo:
     """``metric``'s ``percentile`` must be at most ``limit_ms``; with ``confident`` the upper
-    bound of its confidence interval must be (when the point has one)."""
+    bound of its confidence interval must be (when the point has one). ``metric`` is a latency
+    of the result JSON (``ttft``, ``tpot``, ``itl``, ``e2el``) or ``dispatch_lag`` (calibrate)."""
 
     metric: str
     limit_ms: float
@@ -53,33 +50,6 @@ class Slo:
 
     def __str__(self) -> str:
         return f"p{_fmt(self.percentile)} {self.metric} <= {_fmt(self.limit_ms)} ms"
-
-
-def parse_slo(text: str, *, percentile: float = 99.0) -> Slo:
-    """``ttft=0.5`` (seconds, as ``bench serve --slo``), ``ttft=500ms``, ``p90_tpot=0.05``."""
-    name, sep, value = text.partition("=")
-    if not sep or not value.strip():
-        raise ValueError(f"an SLO is METRIC=SECONDS (e.g. ttft=0.5), not {text!r}")
-    name = name.strip().lower()
-    if name.startswith("p") and "_" in name and name[1:].split("_", 1)[0].replace(".", "", 1).isdigit():
-        head, name = name.split("_", 1)
-        percentile = float(head[1:])
-    if name not in SLO_METRICS:
-        raise ValueError(f"unknown SLO metric {name!r} (one of {', '.join(SLO_METRICS)})")
-    if not 0 < percentile <= 100:
-        raise ValueError(f"SLO percentile must be in (0, 100], not {percentile}")
-    value = value.strip().lower()
-    scale = 1.0
-    if value.endswith("ms"):
-        value = value[:-2]
-    elif value.endswith("s"):
-        value, scale = value[:-1], 1000.0
-    else:
-        scale = 1000.0
-    limit = float(value) * scale
-    if not limit > 0 or math.isinf(limit):
-        raise ValueError(f"an SLO limit must be a positive number, not {text!r}")
-    return Slo(name, limit, percentile)
 
 
 @dataclass(frozen=True)
