@@ -40,8 +40,9 @@ VLLM = REAL / "venv" / "bin" / "vllm"
 TOKENIZER = REAL / "model"
 PANDAS_DIR = Path.home() / ".cache" / "vllm-client" / "bench-pandas"
 
-_WORDS = ("the quick brown fox jumps over a lazy dog while seven wizards quietly judge boxing matches "
-          "in the old city near rivers and mountains under bright summer skies").split()
+_WORDS = ["the", "quick", "brown", "fox", "jumps", "over", "a", "lazy", "dog", "while", "seven", "wizards",
+          "quietly", "judge", "boxing", "matches", "in", "old", "city", "near", "rivers", "and", "mountains",
+          "under", "bright", "summer", "skies"]
 
 
 def write_dataset(path: Path, n: int, output_tokens: int, *, words: int = 48, seed: int = 0) -> Path:
