@@ -11,6 +11,11 @@ Three limits, each on absolute times so that a late wake-up never shifts what fo
 - a job's own send time (bench's schedule: ``origin + send_at``), and a per-job
   ``timeout`` from its start.
 
+Each start also says when the job became *ready* (``Timing.ready``): its slot, or the moment
+a concurrency slot freed if that was later (the freed times are kept in a heap: the job
+could have taken the one free the longest). So ``ready - scheduled`` is the wait for the
+cap and ``start - ready`` the loop's own lateness, which bench reports apart.
+
 Nothing here reads a clock: the loop passes ``now`` (the same clock for every call).
 """
 
@@ -38,6 +43,8 @@ class Timing:
     start: float
     first_token: float | None = None
     end: float | None = None
+    ready: float | None = None
+    """When the job could first have started: ``max(scheduled, a slot free)``."""
 
     @property
     def latency(self) -> float | None:
@@ -51,7 +58,7 @@ class Timing:
 class Scheduler:
     """Admission and deadlines for the jobs of one dispatch. Tokens are the caller's ints."""
 
-    __slots__ = ("_deadlines", "_interval", "_next_slot", "_running", "concurrency", "origin", "timeout")
+    __slots__ = ("_deadlines", "_free", "_interval", "_next_slot", "_running", "concurrency", "origin", "timeout")
 
     def __init__(self, concurrency: int, *, max_rate: float | None = None, timeout: float | None = None,
                  origin: float = 0.0) -> None:
@@ -68,6 +75,7 @@ class Scheduler:
         self._next_slot = -math.inf
         self._running: dict[int, float] = {}
         self._deadlines: list[tuple[float, int]] = []
+        self._free: list[float] = [-math.inf] * concurrency  # when each free slot freed (a heap)
 
     @property
     def running(self) -> int:
@@ -97,11 +105,18 @@ class Scheduler:
         self._running[token] = deadline
         if self.timeout is not None:
             heapq.heappush(self._deadlines, (deadline, token))
-        return Timing(scheduled=now if slot == -math.inf else slot, start=now)
+        freed = heapq.heappop(self._free) if self._free else -math.inf
+        ready = max(slot, freed)
+        return Timing(scheduled=now if slot == -math.inf else slot, start=now,
+                      ready=now if ready == -math.inf else ready)
 
-    def finish(self, token: int) -> bool:
-        """Job ``token`` ended; False if it was not running (already expired)."""
-        return self._running.pop(token, None) is not None
+    def finish(self, token: int, at: float | None = None) -> bool:
+        """Job ``token`` ended (its slot free since ``at``, default: long ago); False if
+        it was not running (already expired)."""
+        if self._running.pop(token, None) is None:
+            return False
+        heapq.heappush(self._free, -math.inf if at is None else at)
+        return True
 
     def expired(self, now: float) -> list[int]:
         """Running jobs whose deadline has passed; they count as finished from here on."""
@@ -111,6 +126,7 @@ class Scheduler:
             deadline, token = heapq.heappop(heap)
             if self._running.get(token) == deadline:
                 del self._running[token]
+                heapq.heappush(self._free, now)
                 out.append(token)
         return out
 

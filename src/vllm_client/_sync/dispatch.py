@@ -33,6 +33,9 @@ class Dispatch(Generic[J]):
     - ``done(job, result, error, timing)``: exactly one of result/error per job; a job past
       ``timeout`` gets a :class:`DispatchTimeout` (its call is cancelled).
     - ``idle()`` runs before every wait: where a caller flushes what it buffered.
+    - ``requeue(job)``: when given, a job pulled but still waiting for its send time is
+      handed back after each batch of outcomes (``done`` may have queued an earlier one:
+      bench's next turn after think time), and pulled again.
     - ``clock``: the monotonic clock for timings and slots (injectable for tests).
     """
 
@@ -48,6 +51,7 @@ class Dispatch(Generic[J]):
         gate: Callable[[], bool] | None = None,
         send_at: Callable[[J], float | None] | None = None,
         idle: Callable[[], None] | None = None,
+        requeue: Callable[[J], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._source = source
@@ -56,6 +60,7 @@ class Dispatch(Generic[J]):
         self._gate = gate
         self._send_at = send_at
         self._idle = idle
+        self._requeue = requeue
         self._clock = clock
         self.scheduler = Scheduler(concurrency, max_rate=max_rate, timeout=timeout, origin=clock())
         self._running: dict[int, tuple[J, Timing]] = {}
@@ -114,12 +119,17 @@ class Dispatch(Generic[J]):
                     wake = deadline if wake is None else min(wake, deadline)
                 outcomes = pool.wait(None if wake is None else max(0.0, wake - clock()))
                 for token, result, error in outcomes:
-                    if not sched.finish(token):
+                    entry = running.get(token)
+                    if entry is None or not sched.finish(token, entry[1].end):
                         continue  # expired meanwhile: already reported
-                    job, timing = running.pop(token)
+                    del running[token]
+                    job, timing = entry
                     if error is not None and not isinstance(error, Exception):
                         raise error  # KeyboardInterrupt, SystemExit, a cancellation not ours
                     self._done(job, result, error, timing)
+                if outcomes and pending is not None and self._requeue is not None:
+                    self._requeue(pending)
+                    pending = None
         finally:
             pool.close()
             if self._idle is not None:

@@ -1,1 +1,49 @@
-"""Load generation for vLLM (in progress)."""
+"""A load generator for vLLM that measures the server, not itself.
+
+    from vllm_client import VllmClient
+    from vllm_client.bench import BenchConfig, Load, Workload, run_bench
+
+    config = BenchConfig(workload=Workload("random", input_len=512, output_len=128),
+                         load=Load(rate=8, max_concurrency=64, num_requests=500), slos={"ttft": 0.5})
+    result = run_bench(VllmClient("http://localhost:8000"), config)
+    result["p99_ttft_ms"], result.valid, result.records[0].ttft_s
+    result.write_json("out.json"); result.write_records("out.jsonl")
+
+``arun_bench(AsyncVllmClient(...), config)`` is the same, async (the CLI uses it: the async
+client is the cheaper one per request). Every metric is defined by its formula in
+docs/bench.md and in the module docstrings of :mod:`._records` and :mod:`._metrics`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ._config import BenchConfig, Limits, Load, Workload, parse_slo
+from ._records import RequestRecord
+from ._result import BenchResult
+from ._stats import bootstrap_ci, bootstrap_diff_ci, percentile, summary
+
+if TYPE_CHECKING:
+    from .._async.client import AsyncVllmClient
+    from .._sync.client import VllmClient
+    from ._progress import ProgressSetting
+
+__all__ = ["BenchConfig", "BenchResult", "Limits", "Load", "RequestRecord", "Workload", "arun_bench",
+           "bootstrap_ci", "bootstrap_diff_ci", "parse_slo", "percentile", "run_bench", "summary"]
+
+
+def run_bench(client: VllmClient, config: BenchConfig, *, progress: ProgressSetting = None) -> BenchResult:
+    """Run ``config`` against the server(s) of ``client`` (threads: one per request in
+    flight). ``progress``: None (rich on a terminal, plain lines in a pipe), False, "rich",
+    "plain", or a function of a snapshot dict."""
+    from .._sync.bench import arun_bench as run_sync
+
+    return run_sync(client, config, progress=progress)
+
+
+async def arun_bench(client: AsyncVllmClient, config: BenchConfig, *,
+                     progress: ProgressSetting = None) -> BenchResult:
+    """:func:`run_bench` for an :class:`~vllm_client.AsyncVllmClient`, on the running loop."""
+    from .._async.bench import arun_bench as run_async
+
+    return await run_async(client, config, progress=progress)

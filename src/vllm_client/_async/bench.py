@@ -1,0 +1,182 @@
+"""The async bench loop (the sync one is generated from this file): prepare the workload,
+run the warm-up, then the measured phase through the shared dispatcher, with the audit and
+the ``/metrics`` scraper running beside it; build the :class:`~vllm_client.bench.BenchResult`.
+
+Per request the loop does what a user's code would (``create(stream=True)``, read to the
+end) with the client's retries off; the record is filled from the stream's own per-read
+timestamps (:class:`~vllm_client.bench._run.TokenTrace`), never per event.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable
+from typing import Any
+
+from .._config import Timeout
+from .._dispatch.schedule import Timing
+from ..bench._audit import Audit
+from ..bench._config import BenchConfig
+from ..bench._progress import ProgressSetting, make_progress
+from ..bench._records import RequestRecord
+from ..bench._result import BenchResult, build_result
+from ..bench._run import Run, TokenTrace, attach_trace, request_params
+from ..bench._schedule import arrival_offsets
+from ..bench._server_metrics import Scraper
+from ..bench._source import Job, Source
+from .bench_data import Prepared, prepare
+from .client import AsyncVllmClient
+from .dispatch import Dispatch
+
+__all__ = ["arun_bench"]
+
+_UNCAPPED = 100_000
+
+
+async def arun_bench(client: AsyncVllmClient, config: BenchConfig, *, progress: ProgressSetting = None) -> BenchResult:
+    """See :func:`vllm_client.bench.arun_bench`."""
+    config.check()
+    wl, load = config.workload, config.load
+    rng = random.Random(config.seed)
+    bench_client = client.with_options(max_retries=0)
+    model = wl.model or await _served_model(bench_client)
+    pool = (load.num_requests or 256) + load.warmup
+    prepared = await prepare(bench_client, wl, pool, rng)
+    server = client.base_url if len(client.base_urls) == 1 else None
+    reporter = make_progress(progress, config)
+    if load.warmup:
+        warm = Run(config, server=server)
+        await _phase(bench_client, config, prepared, warm, model, "warmup", rng, reporter=None)
+        warm_records = warm.records
+    else:
+        warm_records = []
+    scrapers = [Scraper(_metrics_fetch(url, client), interval=config.scrape_interval)
+                for url in client.base_urls] if config.scrape_metrics else []
+    audit = Audit()
+    run = Run(config, server=server)
+    run.on_record = reporter.record
+
+    def started(origin: float) -> None:
+        for s in scrapers:
+            s.start(origin)
+        audit.start(origin)
+        reporter.begin(origin, run.clock)
+
+    try:
+        await _phase(bench_client, config, prepared, run, model, "measured", rng, reporter=reporter,
+                     on_start=started)
+    finally:
+        audit.stop()
+        server_metrics = [s.stop() for s in scrapers]
+    result = build_result(config, [*warm_records, *run.records], audit=audit, server_metrics=server_metrics,
+                          base_urls=list(client.base_urls), model=model,
+                          pool_limit=client._core.config.limits.max_connections)
+    reporter.finish(result)
+    return result
+
+
+async def _served_model(client: AsyncVllmClient) -> str | None:
+    listing = await client.models.list()
+    ids = listing.ids
+    return ids[0] if ids else None
+
+
+def _metrics_fetch(url: str, client: AsyncVllmClient) -> Any:
+    from .._sync.client import VllmClient
+
+    sync = VllmClient(url, api_key=client.api_key, timeout=5.0, max_retries=0)
+
+    def fetch() -> dict[str, float]:
+        return sync.server.metrics()
+
+    return fetch
+
+
+def _source(config: BenchConfig, prepared: Prepared, kind: str, rng: random.Random, clock: Any) -> Source:
+    wl, load = config.workload, config.load
+    multi = wl.kind == "multi-turn"
+    if kind == "warmup":
+        limit: int | None = load.warmup
+        duration = None
+    else:
+        limit, duration = load.num_requests, load.duration
+    closed = load.users is not None
+    arrivals = None
+    if not closed:
+        rate = load.rate if kind == "measured" else math.inf
+        arrivals = arrival_offsets(rate, load.burstiness, rng, ramp=load.ramp_up if kind == "measured" else 0.0,
+                                   start_rate=load.ramp_up_from)
+    prompts = prepared.prompts
+    if kind == "measured" and load.warmup and len(prompts) > load.warmup:
+        prompts = prompts[load.warmup:] + prompts[:load.warmup]  # warm-up prompts last: not reused first
+    return Source(prompts, kind=kind, limit=limit, duration=duration, arrivals=arrivals,
+                  users=load.users if closed else None, turns=wl.turns if multi else None,
+                  turn_texts=prepared.turn_texts if multi else None,
+                  ramp_up=load.ramp_up if closed and kind == "measured" else 0.0, think_time=wl.think_time,
+                  think_exponential=wl.think_time_dist == "exponential", rng=rng, clock=clock)
+
+
+def _timeout(config: BenchConfig) -> Timeout:
+    lim = config.limits
+    return Timeout(connect=lim.connect, read=lim.idle or lim.total or 600.0, first_token=lim.first_token,
+                   idle=lim.idle, total=lim.total)
+
+
+async def _phase(client: AsyncVllmClient, config: BenchConfig, prepared: Prepared, run: Run, model: str | None,
+                 kind: str, rng: random.Random, *, reporter: Any,
+                 on_start: Callable[[float], None] | None = None) -> None:
+    load = config.load
+    clock = run.clock
+    timeout = _timeout(config)
+    cap = load.max_concurrency or load.users or _UNCAPPED
+    if kind == "warmup":
+        cap = min(cap, max(1, load.warmup))
+    source = _source(config, prepared, kind, rng, lambda: clock() - run.origin)
+    chat = client.chat.completions
+    completions = client.completions
+
+    async def send(job: Job, timing: Timing) -> tuple[RequestRecord, str | None]:
+        rec = run.begin(job, timing.scheduled, timing.ready)
+        endpoint, params = request_params(config, job, model)
+        trace: TokenTrace | None = None
+        streaming = False
+        answer: str | None = None
+        try:
+            if endpoint == "chat":
+                stream: Any = await chat.create(stream=True, timeout=timeout, **params)
+            else:
+                stream = await completions.create(stream=True, timeout=timeout, **params)
+            streaming = True
+            trace = attach_trace(stream)
+            async with stream:
+                async for _ in stream:
+                    pass
+            end = clock()
+            answer = run.succeeded(rec, trace, await stream.final(), end)
+        except Exception as exc:
+            run.failed(rec, exc, trace, streaming, clock())
+        return rec, answer
+
+    def done(job: Job, result: Any, error: BaseException | None, timing: Timing) -> None:
+        # Here, not in ``send``: the sync twin runs ``send`` on pool threads, ``done`` on the loop's.
+        if result is not None:
+            rec, answer = result
+            source.answered(job, rec.end_s if rec.end_s is not None else 0.0, answer, rec.ok)
+            run.add(rec)
+            return
+        rec = run.begin(job, timing.scheduled, timing.ready)
+        rec.start_s = timing.start - run.origin
+        run.failed(rec, error or RuntimeError("no outcome"), None, True, timing.end or clock())
+        source.answered(job, rec.end_s or 0.0, None, False)
+        run.add(rec)
+
+    backstop = None if config.limits.total is None else config.limits.total * 1.5 + 5.0
+    idle = reporter.tick if reporter is not None else None
+    dispatch = Dispatch(source, send, done, concurrency=cap, timeout=backstop, gate=source.gate,
+                        send_at=lambda j: j.send_at, requeue=source.requeue, idle=idle, clock=clock)
+    run.origin = dispatch.scheduler.origin
+    if on_start is not None:
+        on_start(run.origin)
+    await dispatch.run()
+

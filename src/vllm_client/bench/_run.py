@@ -1,0 +1,166 @@
+"""The bookkeeping of a run, shared by the async loop and its generated sync twin: the
+request body of a job, its record from start to outcome, the per-read token trace, the
+result. No I/O (the stream is read by the loop; this only looks at what it got).
+
+The hot path is the stream: :class:`TokenTrace` replaces the stream's own
+:class:`~vllm_client._stream_metrics.StreamMetrics` for a bench request and keeps, per
+socket read that brought tokens, one ``perf_counter`` reading (the one the stream takes
+anyway) and the running ``completion_tokens`` of continuous usage stats: two list appends
+per read, nothing per event.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from .._stream_metrics import StreamMetrics
+from ._config import BenchConfig
+from ._errors import classify, truncation
+from ._records import RequestRecord
+from ._source import Job
+
+__all__ = ["Run", "TokenTrace", "request_params"]
+
+STREAM_OPTIONS = {"include_usage": True, "continuous_usage_stats": True}
+
+
+class TokenTrace(StreamMetrics):
+    """Per-read times and running token counts of one stream."""
+
+    __slots__ = ("counts", "cumulative", "state", "times")
+
+    def __init__(self, started: float, state: Any) -> None:
+        StreamMetrics.__init__(self, started)
+        self.times: list[float] = []
+        self.counts: list[int] = []
+        self.cumulative: list[int | None] = []
+        self.state = state  # the stream state: its ``_usage`` is the latest usage seen
+
+    def tokens(self, now: float, count: int = 1) -> None:
+        if count <= 0:
+            return
+        if self.ttft_s is None:
+            self.ttft_s = now - self.started
+        self.times.append(now)
+        self.counts.append(count)
+        usage = self.state._usage
+        self.cumulative.append(usage.get("completion_tokens") if usage is not None else None)
+
+    def per_read_tokens(self) -> list[int]:
+        """Tokens each read brought: running-usage deltas when every read had them (the
+        server sent continuous usage), else the token chunks of the read."""
+        cum = self.cumulative
+        if not cum or any(c is None for c in cum):
+            return list(self.counts)
+        out = []
+        prev = 0
+        for c in cum:
+            value = int(c or 0)
+            out.append(max(0, value - prev))
+            prev = value
+        return out
+
+
+def attach_trace(stream: Any) -> TokenTrace:
+    """Put a :class:`TokenTrace` in place of a fresh stream's metrics (before it is read)."""
+    trace = TokenTrace(stream._metrics.started, stream._decoder._state)
+    stream._metrics = trace
+    return trace
+
+
+def request_params(config: BenchConfig, job: Job, model: str | None) -> tuple[str, dict[str, Any]]:
+    """(endpoint, keyword arguments of ``create``) for a job."""
+    wl = config.workload
+    prompt = job.prompt
+    extra = dict(prompt.body)
+    model = extra.pop("model", None) or model
+    extra.update(wl.extra_body)
+    if wl.eos_ignored():
+        extra["ignore_eos"] = True
+    params: dict[str, Any] = {"stream_options": dict(STREAM_OPTIONS), "extra_body": extra}
+    if model:
+        params["model"] = model
+    if prompt.output_tokens is not None:
+        params["max_tokens"] = prompt.output_tokens
+    if prompt.endpoint == "chat":
+        if job.session is not None:
+            messages = [*job.session.history, {"role": "user", "content": prompt.text or ""}]
+        else:
+            messages = prompt.messages or [{"role": "user", "content": prompt.text or ""}]
+        params["messages"] = messages
+    elif job.session is not None:
+        history = "".join(f"{m['content']}\n" for m in job.session.history)
+        params["prompt"] = history + (prompt.text or "")
+    else:
+        params["prompt"] = prompt.text if prompt.text is not None else ""
+    return prompt.endpoint, params
+
+
+class Run:
+    """Records of one phase (warm-up or measured), on a clock whose zero is ``origin``."""
+
+    def __init__(self, config: BenchConfig, *, server: str | None,
+                 clock: Callable[[], float] = time.perf_counter) -> None:
+        self.config = config
+        self.server = server
+        self.clock = clock
+        self.origin = clock()
+        self.records: list[RequestRecord] = []
+        self.on_record: Callable[[RequestRecord], None] | None = None
+
+    def begin(self, job: Job, scheduled: float, ready: float | None) -> RequestRecord:
+        """A job's call starts now; ``scheduled``/``ready`` on the clock (absolute)."""
+        now = self.clock()
+        origin = self.origin
+        sched = scheduled - origin if job.send_at is not None else (ready if ready is not None else now) - origin
+        rec = RequestRecord(job.index, job.kind, job.session.id if job.session is not None else None, job.turn,
+                            scheduled_s=sched, ready_s=None if ready is None else max(sched, ready - origin),
+                            start_s=now - origin, expected_output_tokens=job.prompt.output_tokens,
+                            input_tokens=job.prompt.input_tokens, server=self.server)
+        return rec
+
+    def succeeded(self, rec: RequestRecord, trace: TokenTrace, final: Any, end: float) -> str | None:
+        """Fill a streamed answer in; returns the answer's text (for the next turn)."""
+        origin = self.origin
+        rec.end_s = end - origin
+        rec.chunk_times_s = [t - origin for t in trace.times]
+        rec.chunk_tokens = trace.per_read_tokens()
+        rec.first_token_s = rec.chunk_times_s[0] if rec.chunk_times_s else None
+        usage = getattr(final, "usage", None)
+        if usage is not None:
+            rec.input_tokens = usage.prompt_tokens
+            rec.output_tokens = usage.completion_tokens
+            rec.cached_tokens = usage.cached_tokens
+        else:
+            rec.output_tokens = sum(rec.chunk_tokens)
+        rec.finish_reason = getattr(final, "finish_reason", None)
+        cut = truncation(rec.finish_reason, rec.output_tokens, rec.expected_output_tokens)
+        if cut is not None:
+            rec.ok, rec.error_kind, rec.error = False, "truncated", cut
+        elif rec.first_token_s is None:
+            rec.ok, rec.error_kind, rec.error = False, "empty_stream", "the stream ended without a token"
+        else:
+            rec.ok = True
+        answer = getattr(final, "content", None)
+        if answer is None:
+            answer = getattr(final, "text", None)
+        return answer if isinstance(answer, str) else None
+
+    def failed(self, rec: RequestRecord, error: BaseException, trace: TokenTrace | None, streaming: bool,
+               end: float) -> None:
+        origin = self.origin
+        rec.end_s = end - origin
+        if trace is not None:
+            rec.chunk_times_s = [t - origin for t in trace.times]
+            rec.chunk_tokens = trace.per_read_tokens()
+            rec.first_token_s = rec.chunk_times_s[0] if rec.chunk_times_s else None
+            rec.output_tokens = sum(rec.chunk_tokens) if rec.chunk_tokens else 0
+        rec.ok = False
+        rec.error_kind, rec.status, rec.error = classify(error, streaming=streaming)
+
+    def add(self, rec: RequestRecord) -> None:
+        self.records.append(rec)
+        if self.on_record is not None:
+            self.on_record(rec)
