@@ -110,19 +110,18 @@ def vllm_bench_serve(base_url: str, dataset: Path, out: Path, *, num_prompts: in
 
 
 def ours_bench_serve(base_url: str, dataset: Path, out: Path, *, num_prompts: int, rate: float,
-                     max_concurrency: int | None = None, seed: int = 0, extra: Sequence[str] = ()) -> dict[str, Any]:
-    """One ``vllm-client bench serve`` run with the same dataset and load; its result JSON plus
-    ``_process`` and ``_records`` (the per-request JSONL lines) and ``_lag_ms`` (estimated like the
-    anchor's, from the send times)."""
+                     max_concurrency: int | None = None, seed: int = 0, scrape: bool = True) -> dict[str, Any]:
+    """One ``vllm_client.bench`` run (``_ours_run.py``, a fresh process) with the same dataset
+    and load; its result JSON plus ``_process``, ``_records`` (the per-request JSONL lines) and
+    ``_lag_ms`` (estimated like the anchor's, from the send times)."""
     requests = out.with_suffix(".jsonl")
-    cmd = [sys.executable, "-m", "vllm_client", "bench", "serve", "--base-url", base_url,
-           "--dataset", f"prompts:{dataset}", "--num-requests", str(num_prompts), "--rate", str(rate),
-           "--burstiness", "inf", "--seed", str(seed), "--result", str(out), "--requests", str(requests),
-           "--no-progress"]
-    if max_concurrency:
-        cmd += ["--max-concurrency", str(max_concurrency)]
-    cmd += list(extra)
-    process = measure(cmd, log=out.with_suffix(".log"))
+    spec = {"base_url": base_url, "dataset": str(dataset), "num_requests": num_prompts, "rate": rate,
+            "max_concurrency": max_concurrency, "seed": seed, "result": str(out), "requests": str(requests),
+            "scrape": scrape}
+    spec_path = out.with_suffix(".spec.json")
+    spec_path.write_text(json.dumps(spec))
+    process = measure([sys.executable, str(Path(__file__).with_name("_ours_run.py")), str(spec_path)],
+                      log=out.with_suffix(".log"))
     result: dict[str, Any] = json.loads(out.read_text())
     result["_process"] = process
     records = [json.loads(line) for line in requests.read_text().splitlines() if line.strip()]
