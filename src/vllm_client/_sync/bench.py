@@ -54,6 +54,9 @@ def arun_bench(client: VllmClient, config: BenchConfig, *, progress: ProgressSet
         warm_records = []
     scrapers = [Scraper(_metrics_fetch(url, client), interval=config.scrape_interval)
                 for url in client.base_urls] if config.scrape_metrics else []
+    for s in scrapers:
+        s.first()
+    _preload_stream_modules()
     audit = Audit()
     run = Run(config, server=server)
     run.on_record = reporter.record
@@ -75,6 +78,14 @@ def arun_bench(client: VllmClient, config: BenchConfig, *, progress: ProgressSet
                           pool_limit=client._core.config.limits.max_connections)
     reporter.finish(result)
     return result
+
+
+def _preload_stream_modules() -> None:
+    """Import what the first stream would import on first use (msgspec, the decoders), so
+    the first measured request does not pay for it."""
+    from .._protocol import plain_chunks, stream_decoder
+
+    del plain_chunks, stream_decoder
 
 
 def _served_model(client: VllmClient) -> str | None:

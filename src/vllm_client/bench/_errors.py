@@ -55,10 +55,10 @@ def classify(error: BaseException, *, streaming: bool) -> tuple[str, int | None,
         if "total timeout" in message:
             return "total_timeout", None, message
         return "read_timeout", None, message
-    if isinstance(error, StreamError):
-        if "broke" in message:
+    if isinstance(error, StreamError):  # (the message may quote the bad payload: match its start)
+        if message.startswith("the connection broke"):
             return "broken_stream", None, message
-        if "before [DONE]" in message:
+        if message.startswith("stream ended before [DONE]"):
             return "incomplete_stream", None, message
         return "malformed_stream", None, message
     if isinstance(error, APIConnectionError):

@@ -105,6 +105,21 @@ def _ci(samples: dict[str, list[float]], resamples: int, rng: random.Random) -> 
     return out
 
 
+def peak_in_flight(records: Sequence[RequestRecord]) -> int:
+    """The most requests in flight at once (start to end), over the records."""
+    events: list[tuple[float, int]] = []
+    for r in records:
+        if r.start_s is not None and r.end_s is not None:
+            events.append((r.start_s, 1))
+            events.append((r.end_s, -1))
+    events.sort(key=lambda e: (e[0], e[1]))  # an end before a start at the same instant
+    peak = now = 0
+    for _, step in events:
+        now += step
+        peak = max(peak, now)
+    return peak
+
+
 def _window(records: Sequence[RequestRecord], start: float, end: float) -> dict[str, Any]:
     """Throughput and latency inside [start, end]: requests that started there, tokens that
     arrived there (ramp-up before ``start`` and drain after ``end`` excluded)."""
@@ -158,6 +173,7 @@ def compute(records: Sequence[RequestRecord], *, slos: dict[str, float], bootstr
         "request_goodput": per_s(n_good) if slos else None,
         "goodput_fraction": (n_good / len(measured) if measured else None) if slos else None,
         "slos": dict(slos),
+        "max_concurrent_requests": peak_in_flight(measured),
     }
     samples = _samples(ok)
     for name in LATENCY_METRICS:

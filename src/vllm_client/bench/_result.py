@@ -103,16 +103,16 @@ def build_result(config: BenchConfig, records: list[RequestRecord], *, audit: Au
         data.update(audit.report())
     data["audit_thresholds"] = {"dispatch_lag_p99_ms": config.audit_lag_p99 * 1000.0,
                                 "client_cpu_util": config.audit_cpu}
-    if len(server_metrics) == 1:
-        data["server_metrics"] = server_metrics[0]
+    if len(server_metrics) <= 1:
+        data["server_metrics"] = server_metrics[0] if server_metrics else None
     else:
-        data["server_metrics"] = dict(zip(base_urls, server_metrics, strict=True)) or None
+        data["server_metrics"] = dict(zip(base_urls, server_metrics, strict=False))
     warnings = []
-    cap = config.load.max_concurrency or config.load.users
-    if pool_limit is not None and (cap is None or cap > pool_limit):
-        warnings.append(f"the client's connection pool holds {pool_limit} connections and this run may keep more "
-                        "requests in flight: those wait for a connection inside the client (pass "
-                        "limits=Limits(max_connections=...) to the client)")
+    peak = data["max_concurrent_requests"]
+    if pool_limit is not None and peak > pool_limit:
+        warnings.append(f"{peak} requests were in flight at once but the client's connection pool holds "
+                        f"{pool_limit}: the others waited for a connection inside the client, which shows as TTFT "
+                        "(pass limits=Limits(max_connections=...) to the client)")
     data["warmup"] = sum(1 for r in records if r.kind == "warmup")
     data["warnings"] = warnings
     data["config"] = config.to_dict()

@@ -96,9 +96,14 @@ class Scraper:
             return
         self.snapshots.append((self._clock() - self._origin, sample))
 
-    def start(self, origin: float) -> None:
-        self._origin = origin
+    def first(self) -> None:
+        """The start snapshot, taken before the run's clock starts (a blocking GET)."""
         self._scrape()
+
+    def start(self, origin: float) -> None:
+        """The run started at ``origin``: scrape every ``interval`` from now (a thread)."""
+        self.snapshots = [(t + self._origin - origin, s) for t, s in self.snapshots]
+        self._origin = origin
         if self._interval > 0:
             self._thread = threading.Thread(target=self._run, name="vllm-client-bench-scrape", daemon=True)
             self._thread.start()

@@ -119,7 +119,9 @@ class Source:
 
     def gate(self) -> bool:
         """Pull now? (False: nothing is due until an answer queues a follow-up.)"""
-        return bool(self._heap) or bool(self._back) or self._arrivals is not None or self._in_flight == 0 or self._exhausted()
+        if self._heap or self._back or self._arrivals is not None or self._in_flight == 0:
+            return True
+        return self._exhausted()
 
     def requeue(self, job: Job) -> None:
         """A job pulled before its time, handed back (it keeps its index)."""

@@ -99,10 +99,12 @@ def run_guarded(debug: bool, body: Callable[[], None]) -> None:
         raise typer.Exit(EXIT_INTERRUPTED) from None
 
 
-def client_command(name: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
-    """Register ``fn(opts: Globals, ...)`` as the command ``name`` with the connection
-    options added to its own. typer reads a command's options from its signature, so the
-    wrapper publishes the command's parameters (minus ``opts``) plus the shared ones."""
+def client_command(name: str, *,
+                   group: typer.Typer | None = None) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Register ``fn(opts: Globals, ...)`` as the command ``name`` (of ``group``, a sub-app
+    such as ``bench``; default the root) with the connection options added to its own.
+    typer reads a command's options from its signature, so the wrapper publishes the
+    command's parameters (minus ``opts``) plus the shared ones."""
 
     def register(fn: Callable[..., None]) -> Callable[..., None]:
         own = inspect.signature(fn, eval_str=True)  # real annotations even under `from __future__`
@@ -115,7 +117,7 @@ def client_command(name: str) -> Callable[[Callable[..., None]], Callable[..., N
 
         command.__signature__ = own.replace(parameters=params)  # type: ignore[attr-defined]
         command.__annotations__ = {p.name: p.annotation for p in params}
-        app.command(name)(command)
+        (group or app).command(name)(command)
         return fn
 
     return register

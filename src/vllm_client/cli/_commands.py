@@ -34,6 +34,7 @@ COMMAND_MODULES: dict[str, str] = {
     "rerank": "._pooling",
     "mock-server": "._mock",
     "batch": "._batch",
+    "bench": "._bench",
     "responses": "._endpoints",
     "lora": "._endpoints",
     "transcribe": "._endpoints",
