@@ -85,7 +85,7 @@ def measure(cmd: Sequence[str], *, env: dict[str, str] | None = None, log: Path 
 
 def vllm_bench_serve(base_url: str, dataset: Path, out: Path, *, num_prompts: int, rate: float,
                      max_concurrency: int | None = None, model: str = "tiny", seed: int = 0,
-                     detailed: bool = True, extra: Sequence[str] = ()) -> dict[str, Any]:
+                     detailed: bool = True, extra: Sequence[str] = (), wrapper: Sequence[str] = ()) -> dict[str, Any]:
     """One ``vllm bench serve`` run (openai-chat, streamed, ``--ignore-eos``, constant rate);
     its result JSON plus ``_process`` (wall, CPU) and ``_lag_ms`` (estimated, see above)."""
     cmd = [str(VLLM), "bench", "serve", "--backend", "openai-chat", "--base-url", base_url.removesuffix("/v1"),
@@ -101,7 +101,7 @@ def vllm_bench_serve(base_url: str, dataset: Path, out: Path, *, num_prompts: in
         cmd += ["--max-concurrency", str(max_concurrency)]
     cmd += list(extra)
     env = {**os.environ, "PYTHONPATH": str(ensure_pandas()), "VLLM_LOGGING_LEVEL": "WARNING"}
-    process = measure(cmd, env=env, log=out.with_suffix(".log"))
+    process = measure([*wrapper, *cmd], env=env, log=out.with_suffix(".log"))
     result: dict[str, Any] = json.loads(out.read_text())
     result["_process"] = process
     if detailed and rate != float("inf"):
@@ -110,7 +110,8 @@ def vllm_bench_serve(base_url: str, dataset: Path, out: Path, *, num_prompts: in
 
 
 def ours_bench_serve(base_url: str, dataset: Path, out: Path, *, num_prompts: int, rate: float,
-                     max_concurrency: int | None = None, seed: int = 0, scrape: bool = True) -> dict[str, Any]:
+                     max_concurrency: int | None = None, seed: int = 0, scrape: bool = True,
+                     wrapper: Sequence[str] = ()) -> dict[str, Any]:
     """One ``vllm_client.bench`` run (``_ours_run.py``, a fresh process) with the same dataset
     and load; its result JSON plus ``_process``, ``_records`` (the per-request JSONL lines) and
     ``_lag_ms`` (estimated like the anchor's, from the send times)."""
@@ -120,7 +121,7 @@ def ours_bench_serve(base_url: str, dataset: Path, out: Path, *, num_prompts: in
             "scrape": scrape}
     spec_path = out.with_suffix(".spec.json")
     spec_path.write_text(json.dumps(spec))
-    process = measure([sys.executable, str(Path(__file__).with_name("_ours_run.py")), str(spec_path)],
+    process = measure([*wrapper, sys.executable, str(Path(__file__).with_name("_ours_run.py")), str(spec_path)],
                       log=out.with_suffix(".log"))
     result: dict[str, Any] = json.loads(out.read_text())
     result["_process"] = process
@@ -165,8 +166,8 @@ def spread(values: Sequence[float]) -> str:
 class MockServer:
     """``vllm-client mock-server`` in its own process (its CPU is not the client's)."""
 
-    def __init__(self, *, token_rate: float | None = None, model: str = "tiny") -> None:
-        cmd = [sys.executable, "-m", "vllm_client", "mock-server", "--port", "0", "--model", model]
+    def __init__(self, *, token_rate: float | None = None, model: str = "tiny", wrapper: Sequence[str] = ()) -> None:
+        cmd = [*wrapper, sys.executable, "-m", "vllm_client", "mock-server", "--port", "0", "--model", model]
         if token_rate:
             cmd += ["--token-rate", str(token_rate)]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)

@@ -12,28 +12,12 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from vllm_client.cli._bench_tools import load_records, parse_threshold, register
-
-
-def bench_app() -> typer.Typer:
-    try:  # the real group once `bench` is registered; a stand-in group otherwise
-        from vllm_client.cli import get_app
-
-        app = get_app()
-        names = {c.name for c in app.registered_groups}
-        if "bench" in names:
-            return app
-    except ImportError:  # pragma: no cover
-        pass
-    app = typer.Typer()
-    group = typer.Typer()
-    register(group)
-    app.add_typer(group, name="bench")
-    return app
+from vllm_client.cli import get_app
+from vllm_client.cli._bench_tools import load_records, parse_threshold
 
 
 def run(*args: str) -> Any:
-    return CliRunner().invoke(bench_app(), ["bench", "compare", *args])
+    return CliRunner().invoke(get_app(), ["bench", "compare", *args])
 
 
 def write(path: Path, **values: Any) -> Path:

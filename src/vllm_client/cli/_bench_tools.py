@@ -1,7 +1,7 @@
 """``bench compare``, ``bench sweep`` and ``bench calibrate``: the commands around ``bench serve``.
 
-:func:`register` adds them to the ``bench`` group (which ``_bench`` owns, with ``serve``), so
-this module loads only with ``vllm-client bench ...``. ``compare`` is the CI gate: it prints
+They register on the ``bench`` group (``_bench`` owns it, with ``serve``; it imports this
+module), so this module loads only with ``vllm-client bench ...``. ``compare`` is the CI gate: it prints
 the per-metric table on stdout (``--json``: the comparison as JSON) and exits 1 on a
 regression beyond ``--threshold``, 0 otherwise, 2 on input it cannot read.
 """
@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from ._output import console, error_line, print_json
+from ._app import Globals, client_command
+from ._bench import bench_app
+from ._output import console, error_line, notice, print_json
 
-__all__ = ["compare_command", "load_records", "parse_threshold", "register"]
+__all__ = ["calibrate", "compare_command", "load_records", "parse_threshold", "sweep"]
 
 #: Exit status for input compare cannot read (1 is reserved for "regression").
 EXIT_BAD_INPUT = 2
@@ -54,6 +55,7 @@ def load_records(result_path: Path, result: dict[str, Any], explicit: Path | Non
     return None
 
 
+@bench_app.command("compare")
 def compare_command(
     baseline: Annotated[Path, typer.Argument(help="The baseline result JSON (A).")],
     candidate: Annotated[Path, typer.Argument(help="The new result JSON (B).")],
@@ -131,7 +133,178 @@ def _num(value: float | None) -> str:
     return f"{value:.4g}" if abs(value) < 1e5 else f"{value:.0f}"
 
 
-def register(bench: typer.Typer, names: Sequence[str] = ("compare",)) -> None:
-    """Add this module's commands to the ``bench`` group."""
-    if "compare" in names:
-        bench.command("compare")(compare_command)
+# -- sweep -----------------------------------------------------------------------------------
+
+_S = "Sweep"
+_W = "Workload and load (as bench serve)"
+
+
+def _loads(text: str, what: str) -> list[float]:
+    try:
+        values = [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise typer.BadParameter(f"--{what} takes numbers separated by commas, e.g. 1,2,4,8") from None
+    if not values or any(not v > 0 for v in values):
+        raise typer.BadParameter(f"--{what} needs positive numbers")
+    return values
+
+
+@client_command("sweep", group=bench_app)
+def sweep(
+    opts: Globals,
+    rates: Annotated[str | None, typer.Option("--rates", rich_help_panel=_S,
+                                              help="Open-loop rates to try (req/s), e.g. 1,2,4,8,16.")] = None,
+    concurrencies: Annotated[str | None, typer.Option("--concurrencies", rich_help_panel=_S, help=(
+        "Closed-loop user counts to try instead, e.g. 1,2,4,8."))] = None,
+    slo: Annotated[list[str] | None, typer.Option("--slo", metavar="METRIC=SECONDS", rich_help_panel=_S, help=(
+        "SLO on a percentile (repeatable): ttft, tpot, e2el, itl; also the runs' goodput SLOs."))] = None,
+    percentile: Annotated[float, typer.Option("--percentile", min=1.0, max=100.0, rich_help_panel=_S,
+                                              help="Which percentile the SLOs bound.")] = 99.0,
+    refine: Annotated[int, typer.Option("--refine", min=0, rich_help_panel=_S, help=(
+        "Bisection steps between the last passing and the first failing load."))] = 0,
+    max_error_rate: Annotated[float, typer.Option("--max-error-rate", min=0.0, max=1.0, rich_help_panel=_S,
+                                                  help="Failed fraction a passing point may have.")] = 0.0,
+    dataset: Annotated[str, typer.Option("--dataset", "-d", rich_help_panel=_W,
+                                         help="As bench serve: random, shared-prefix, prompts:PATH, ...")] = "random",
+    endpoint: Annotated[str, typer.Option("--endpoint", rich_help_panel=_W, help="chat or completions.")] = "chat",
+    input_len: Annotated[int, typer.Option("--input-len", min=1, rich_help_panel=_W)] = 512,
+    output_len: Annotated[int | None, typer.Option("--output-len", min=1, rich_help_panel=_W)] = None,
+    burstiness: Annotated[float, typer.Option("--burstiness", rich_help_panel=_W)] = 1.0,
+    max_concurrency: Annotated[int | None, typer.Option("--max-concurrency", "-c", min=1, rich_help_panel=_W)] = None,
+    num_requests: Annotated[int | None, typer.Option("--num-requests", "-n", min=1, rich_help_panel=_W, help=(
+        "Measured requests per point. Default: 100, or unlimited with --duration."))] = None,
+    duration: Annotated[float | None, typer.Option("--duration", min=0.001, rich_help_panel=_W,
+                                                   help="Seconds of sending per point.")] = None,
+    warmup: Annotated[int, typer.Option("--warmup", min=0, rich_help_panel=_W)] = 0,
+    seed: Annotated[int, typer.Option("--seed", rich_help_panel=_W)] = 0,
+    result: Annotated[Path | None, typer.Option("--result", help="Write the sweep JSON (every point).")] = None,
+    plot: Annotated[Path | None, typer.Option("--plot", help="Write the sweep PNG here (needs vllm-client[bench]).")]
+    = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the sweep JSON instead of the table.")] = False,
+) -> None:
+    """Run bench serve at rising loads; report the highest load whose SLOs hold with confidence."""
+    import asyncio
+
+    from ..bench import BenchConfig, Load, Workload, parse_slo
+    from ..bench._search import Slo
+
+    if (rates is None) == (concurrencies is None):
+        raise typer.BadParameter("give --rates or --concurrencies (one of them)")
+    kind = "rate" if rates is not None else "concurrency"
+    loads = _loads(rates if rates is not None else concurrencies or "", "rates" if rates else "concurrencies")
+    if kind == "concurrency" and any(x != int(x) for x in loads):
+        raise typer.BadParameter("--concurrencies are whole numbers")
+    goodput = dict(parse_slo(s) for s in slo or ())
+    slos = [Slo(name, seconds * 1000.0, percentile) for name, seconds in goodput.items()]
+    if plot is not None:
+        from ..bench._plots import require_matplotlib
+
+        require_matplotlib()  # before the runs, not after
+    config = BenchConfig(
+        workload=Workload(dataset=dataset, endpoint=endpoint, input_len=input_len,  # type: ignore[arg-type]
+                          output_len=output_len, model=opts.model),
+        load=Load(burstiness=burstiness, max_concurrency=max_concurrency,
+                  num_requests=num_requests if num_requests or duration else 100, duration=duration, warmup=warmup),
+        slos=goodput, seed=seed)
+    config.check()
+    state = asyncio.run(_sweep(opts, config, loads, slos, kind, refine, max_error_rate))
+    data = state.to_dict()
+    if result is not None:
+        result.write_text(json.dumps(data, indent=1, allow_nan=False))
+    if plot is not None:
+        from ..bench._plots import plot_sweep
+
+        for path in plot_sweep(data, plot):
+            notice(f"wrote {path}")
+    if as_json:
+        print_json(data)
+    else:
+        _print_sweep(data)
+
+
+async def _sweep(opts: Globals, config: Any, loads: list[float], slos: list[Any], kind: str, refine: int,
+                 max_error_rate: float) -> Any:
+    from .._async.client import AsyncVllmClient
+    from .._config import Limits as PoolLimits
+    from ..bench._sweep import asweep
+
+    urls = [u for u in (opts.base_url or "").split(",") if u] or None
+    top = int(max(loads)) if kind == "concurrency" else 0
+    cap = max(config.load.max_concurrency or 0, top, 256)
+
+    def point(entry: dict[str, Any]) -> None:
+        verdict = "passes" if entry["passes"] else "fails: " + "; ".join(entry["reasons"])
+        notice(f"{kind} {entry['load']:g}: {entry['result'].get('request_throughput', 0):.3g} req/s, {verdict}")
+
+    async with AsyncVllmClient(urls, api_key=opts.api_key, max_retries=0,
+                               limits=PoolLimits(max_connections=cap, max_keepalive=cap)) as client:
+        return await asweep(client, config, loads, slos, kind=kind,  # type: ignore[arg-type]
+                            refine=refine, max_error_rate=max_error_rate, on_point=point)
+
+
+def _print_sweep(data: dict[str, Any]) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    con = console()
+    slos = ", ".join(f"p{s['percentile']:g} {s['metric']} <= {s['limit_ms']:g} ms" for s in data["slos"]) or "none"
+    table = Table(title=f"bench sweep over {data['kind']} (SLOs: {slos})", title_justify="left")
+    for header in ("load", "req/s", "output tok/s", "goodput", "median TTFT", "p99 TTFT", "p99 TPOT", "verdict"):
+        table.add_column(header, justify="left" if header == "verdict" else "right")
+    for p in data["points"]:
+        r = p["result"]
+        table.add_row(f"{p['load']:g}", _num(r.get("request_throughput")), _num(r.get("output_throughput")),
+                      _num(r.get("request_goodput")), _num(r.get("median_ttft_ms")), _num(r.get("p99_ttft_ms")),
+                      _num(r.get("p99_tpot_ms")),
+                      Text("pass" if p["passes"] else "fail: " + "; ".join(p["reasons"]),
+                           style="green" if p["passes"] else "red"))
+    con.print(table)
+    best = data.get("best")
+    con.print(Text(f"best {data['kind']}: {best:g}" if best is not None else f"no {data['kind']} met the SLOs",
+                   style="bold green" if best is not None else "bold red"))
+    if data.get("stopped"):
+        con.print(Text(f"stopped: {data['stopped']}", style="dim"))
+
+
+# -- calibrate -------------------------------------------------------------------------------
+
+@bench_app.command("calibrate")
+def calibrate(
+    tokens: Annotated[int, typer.Option("--tokens", min=2, help="Tokens (= chunks) per streamed answer.")] = 128,
+    token_rate: Annotated[float, typer.Option("--token-rate", min=1.0, help=(
+        "The emulator's tokens/s per stream (chunks of many streams interleave)."))] = 1000.0,
+    start_rate: Annotated[float, typer.Option("--start-rate", min=0.1, help="First request rate (req/s).")] = 10.0,
+    max_rate: Annotated[float, typer.Option("--max-rate", min=0.1, help="Highest rate to try.")] = 2560.0,
+    seconds: Annotated[float, typer.Option("--seconds", min=0.1, help="Seconds of sending per rate.")] = 5.0,
+    lag_ms: Annotated[float, typer.Option("--lag-ms", min=0.01, help="Dispatch-lag p99 a rate must stay under.")]
+    = 1.0,
+    refine: Annotated[int, typer.Option("--refine", min=0, help="Bisection steps after the first failure.")] = 2,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the calibration as JSON.")] = False,
+) -> None:
+    """This machine's client ceiling: requests/s and chunks/s one process sends with dispatch lag p99 under --lag-ms,
+    against the built-in emulator in its own process."""
+    from ..bench._calibrate import calibrate as run_calibration
+
+    def point(entry: dict[str, Any]) -> None:
+        verdict = "ok" if entry["passes"] else "fails: " + "; ".join(entry["reasons"])
+        notice(f"rate {entry['load']:g} req/s: {entry['chunks_per_s']:.0f} chunks/s, dispatch lag p99 "
+               f"{entry['lag_p99_ms']:.3g} ms, client CPU {entry['client_cpu_util']:.0%}, emulator CPU "
+               f"{entry['emulator_cpu_util']:.0%}: {verdict}")
+
+    data = run_calibration(tokens=tokens, token_rate=token_rate, start_rate=start_rate, max_rate=max_rate,
+                           seconds=seconds, lag_ms=lag_ms, refine=refine, on_point=point)
+    if as_json:
+        print_json(data)
+        return
+    from rich.text import Text
+
+    con = console()
+    ceiling = data["ceiling"]
+    if ceiling is None:
+        con.print(Text(f"no rate from {start_rate:g} req/s kept dispatch lag p99 under {lag_ms:g} ms",
+                       style="bold red"))
+    else:
+        con.print(Text(f"client ceiling: {ceiling['rate']:g} req/s, {ceiling['chunks_per_s']:.0f} chunks/s "
+                       f"(dispatch lag p99 {ceiling['lag_p99_ms']:.3g} ms < {lag_ms:g} ms)", style="bold green"))
+    for note in data["notes"]:
+        con.print(Text(note, style="yellow"))
