@@ -248,3 +248,48 @@ def test_cli_bench_serve_writes_the_result_and_the_records(server: Any, tmp_path
     lines = [json.loads(line) for line in reqs.read_text().splitlines()]
     assert len(lines) == 5 and {"ttft_s", "itl_s", "chunk_times_s", "error_kind"} <= set(lines[0])
     assert "Successful requests" in res.output and "TTFT" in res.output
+
+
+def test_workers_spread_one_run_over_processes(server: Any) -> None:
+    cfg = _config("random", n=12, load=Load(rate=60, max_concurrency=4, num_requests=12))
+    cfg.workers = 2
+    with VllmClient(server.base_url) as client:
+        result = run_bench(client, cfg, progress=False)
+    assert result["completed"] == 12 and result["workers"] == 2
+    assert {r.worker for r in result.records} == {0, 1}
+    assert sorted(r.index for r in result.records) == list(range(12))
+    assert len(result["client_cpu_util_per_worker"]) == 2
+    assert result["server_metrics"]["deltas"]["generation_tokens"] == result["total_output_tokens"]
+
+
+async def test_responses_endpoint(server: Any) -> None:
+    result = await _async(server, _config("random", n=3, input_len=30, output_len=6,
+                                          workload={"endpoint": "responses"}))
+    assert result["completed"] == 3, result["errors"]
+    assert all(r.output_tokens == 6 and r.input_tokens == 30 and r.finish_reason == "length" for r in result.records)
+    assert all(r.ttft_s is not None and len(r.itl_s) == 5 for r in result.records)
+    sent = [json.loads(r.body) for r in server.requests if r.path == "/v1/responses"]
+    assert len(sent) == 3 and all(b["max_output_tokens"] == 6 and "stream_options" not in b for b in sent)
+
+
+async def test_several_servers_share_the_load_and_each_is_scraped() -> None:
+    with MockVllmServer(token_rate=5000) as a, MockVllmServer(token_rate=5000) as b:
+        async with AsyncVllmClient([a.base_url, b.base_url]) as client:
+            result = await arun_bench(client, _config("random", n=8, workload={"model": "mock-model"}),
+                                      progress=False)
+        served = [sum(1 for r in s.requests if r.path == CHAT) for s in (a, b)]
+    assert result["completed"] == 8 and sum(served) == 8 and min(served) > 0
+    assert set(result["server_metrics"]) == {a.base_url, b.base_url}
+    assert sum(m["deltas"]["request_success"] for m in result["server_metrics"].values()) == 8
+
+
+async def test_ttft_counts_the_first_real_token_not_the_role_chunk(tmp_path: Path) -> None:
+    """The role chunk arrives at once, the first token 0.3 s later (a stall between them):
+    TTFT cannot be below 0.3 s unless the role chunk was counted (vllm bench serve's way)."""
+    with MockVllmServer(token_rate=5000) as srv:
+        srv.add_fault(StreamStall(after_chunks=1, seconds=0.3), times=1, path=CHAT)
+        cfg = BenchConfig(workload=Workload(_prompts_file(tmp_path, 1), output_len=4), load=Load(num_requests=1),
+                          bootstrap=0, scrape_metrics=False)
+        result = await _async(srv, cfg)
+    rec = result.records[0]
+    assert rec.ok and rec.ttft_s is not None and rec.ttft_s >= 0.3

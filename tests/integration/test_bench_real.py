@@ -58,7 +58,8 @@ def test_random_completions_sync(vllm_plain: RealServer) -> None:
 
 
 async def test_shared_prefix_hits_the_prefix_cache(vllm_plain: RealServer) -> None:
-    cfg = _cfg("shared-prefix", n=8, input_len=16, output_len=4, prefix_len=96, num_prefixes=2,
+    # prefixes of several KV blocks (the CPU backend caches whole blocks of 128 tokens)
+    cfg = _cfg("shared-prefix", n=8, input_len=16, output_len=4, prefix_len=400, num_prefixes=2,
                load=Load(max_concurrency=1, num_requests=8))
     result = await _run(vllm_plain, cfg)
     _no_failures(result, 8)
@@ -67,7 +68,7 @@ async def test_shared_prefix_hits_the_prefix_cache(vllm_plain: RealServer) -> No
 
 
 async def test_multi_turn_warm_turns_reuse_the_cached_history(vllm_plain: RealServer) -> None:
-    cfg = _cfg("multi-turn", n=6, input_len=48, output_len=8, turns=3, think_time=0.05,
+    cfg = _cfg("multi-turn", n=6, input_len=200, output_len=8, turns=3, think_time=0.05,
                load=Load(users=2, num_requests=6))
     result = await _run(vllm_plain, cfg)
     _no_failures(result, 6)

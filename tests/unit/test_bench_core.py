@@ -288,3 +288,61 @@ def test_config_checks_and_slo_parsing() -> None:
     with pytest.raises(ValueError):
         BenchConfig(load=Load(num_requests=None, duration=None)).check()
     assert BenchConfig(load=Load(rate=math.inf)).to_dict()["load"]["rate"] == "inf"
+
+
+def test_token_trace_counts_tokens_per_read_from_running_usage() -> None:
+    from vllm_client.bench._run import TokenTrace
+
+    class State:
+        _usage: dict[str, int] | None = None
+
+    state = State()
+    trace = TokenTrace(0.0, state)
+    for now, usage in ((1.0, 1), (1.5, 3), (2.0, 4)):
+        state._usage = {"completion_tokens": usage}
+        trace.tokens(now, 1)
+    assert trace.times == [1.0, 1.5, 2.0] and trace.ttft_s == 1.0
+    assert trace.per_read_tokens() == [1, 2, 1]
+    plain = TokenTrace(0.0, State())
+    plain.tokens(1.0, 2)
+    plain.tokens(1.2, 1)
+    assert plain.per_read_tokens() == [2, 1]  # no running usage: token chunks per read
+
+
+def test_request_params_per_endpoint() -> None:
+    from vllm_client.bench._run import request_params
+    from vllm_client.bench._source import Job, Session
+
+    cfg = BenchConfig(workload=Workload("random", extra_body={"temperature": 0}))
+    job = Job(0, "measured", 0.0, Prompt(text="hi", messages=[{"role": "user", "content": "hi"}], output_tokens=5))
+    endpoint, params = request_params(cfg, job, "m")
+    assert endpoint == "chat" and params["max_tokens"] == 5 and params["model"] == "m"
+    assert params["extra_body"] == {"temperature": 0, "ignore_eos": True}
+    assert params["stream_options"] == {"include_usage": True, "continuous_usage_stats": True}
+    session = Session(0, 3, history=[{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}])
+    turn = Job(1, "measured", 0.0, Prompt(text="c", output_tokens=5), session=session, turn=1)
+    assert [m["content"] for m in request_params(cfg, turn, None)[1]["messages"]] == ["a", "b", "c"]
+    cfg.workload.endpoint = "responses"
+    endpoint, params = request_params(cfg, job, None)
+    assert endpoint == "responses" and params["max_output_tokens"] == 5 and "stream_options" not in params
+    files = BenchConfig(workload=Workload("prompts:x.jsonl"))
+    assert "ignore_eos" not in request_params(files, job, None)[1]["extra_body"]
+
+
+def test_progress_snapshot_has_running_percentiles() -> None:
+    from vllm_client.bench._progress import Progress, line
+
+    shown: list[dict[str, object]] = []
+    prog = Progress(BenchConfig(load=Load(num_requests=10)), shown.append, period=1.0)
+    clock = iter([0.5, 1.5, 1.6]).__next__
+    prog.begin(0.0, clock)
+    for i in range(4):
+        prog.record(_rec(index=i, first_token_s=1.6 + 0.1 * i))
+    prog.record(_rec(index=9, ok=False))
+    prog.tick()  # 0.5: not yet
+    prog.tick()  # 1.5: shown
+    prog.tick()  # 1.6: within the period
+    assert len(shown) == 1
+    s = shown[0]
+    assert s["done"] == 5 and s["failed"] == 1 and s["p50_ttft_ms"] == pytest.approx(150.0)
+    assert "5/10 done (1 failed)" in line(s)

@@ -16,6 +16,7 @@ from typing import Any
 
 from .._config import Timeout
 from .._dispatch.schedule import Timing
+from .._transport.async_http import sleep
 from ..bench._audit import Audit
 from ..bench._config import BenchConfig
 from ..bench._progress import ProgressSetting, make_progress
@@ -37,46 +38,67 @@ _UNCAPPED = 100_000
 async def arun_bench(client: AsyncVllmClient, config: BenchConfig, *, progress: ProgressSetting = None) -> BenchResult:
     """See :func:`vllm_client.bench.arun_bench`."""
     config.check()
-    wl, load = config.workload, config.load
-    rng = random.Random(config.seed)
     bench_client = client.with_options(max_retries=0)
-    model = wl.model or await _served_model(bench_client)
-    pool = (load.num_requests or 256) + load.warmup
-    prepared = await prepare(bench_client, wl, pool, rng)
-    server = client.base_url if len(client.base_urls) == 1 else None
+    model = config.workload.model or await _served_model(bench_client)
+    prepared = await prepare_workload(bench_client, config)
     reporter = make_progress(progress, config)
-    if load.warmup:
-        warm = Run(config, server=server)
-        await _phase(bench_client, config, prepared, warm, model, "warmup", rng, reporter=None)
-        warm_records = warm.records
-    else:
-        warm_records = []
     scrapers = [Scraper(_metrics_fetch(url, client), interval=config.scrape_interval)
                 for url in client.base_urls] if config.scrape_metrics else []
+    try:
+        records, audit, server_metrics = await run_phases(bench_client, config, prepared, model, reporter=reporter,
+                                                          scrapers=scrapers)
+    finally:
+        reporter.finish(None)  # the live view ends, whatever happened
+    return build_result(config, records, audit=audit, server_metrics=server_metrics,
+                        base_urls=list(client.base_urls), model=model,
+                        pool_limit=client._core.config.limits.max_connections)
+
+
+async def prepare_workload(client: AsyncVllmClient, config: BenchConfig) -> Prepared:
+    """The prompts of a run (seeded by ``config.seed``), before any clock starts."""
+    load = config.load
+    pool = (load.num_requests or 256) + load.warmup
+    return await prepare(client, config.workload, pool, random.Random(config.seed))
+
+
+async def run_phases(client: AsyncVllmClient, config: BenchConfig, prepared: Prepared, model: str | None, *,
+                     reporter: Any = None, scrapers: list[Scraper] | None = None, start_at: float | None = None,
+                     ) -> tuple[list[RequestRecord], Audit, list[dict[str, Any] | None]]:
+    """The warm-up, then the measured phase with the audit (and the scrapers) beside it.
+    ``start_at``: the measured phase's zero on ``perf_counter`` (the workers of one run
+    share it); default: when it starts. Returns (records, audit, server metrics)."""
+    rng = random.Random(config.seed + 1)
+    scrapers = scrapers or []
+    server = client.base_url if len(client.base_urls) == 1 else None
+    warm_records: list[RequestRecord] = []
+    if config.load.warmup:
+        warm = Run(config, server=server)
+        await _phase(client, config, prepared, warm, model, "warmup", rng, reporter=None)
+        warm_records = warm.records
     for s in scrapers:
         s.first()
     _preload_stream_modules()
     audit = Audit()
     run = Run(config, server=server)
-    run.on_record = reporter.record
+    if reporter is not None:
+        run.on_record = reporter.record
 
     def started(origin: float) -> None:
         for s in scrapers:
             s.start(origin)
         audit.start(origin)
-        reporter.begin(origin, run.clock)
+        if reporter is not None:
+            reporter.begin(origin, run.clock)
 
+    if start_at is not None:
+        await sleep(max(0.0, start_at - run.clock()))
     try:
-        await _phase(bench_client, config, prepared, run, model, "measured", rng, reporter=reporter,
-                     on_start=started)
+        await _phase(client, config, prepared, run, model, "measured", rng, reporter=reporter, on_start=started,
+                     origin=start_at)
     finally:
         audit.stop()
         server_metrics = [s.stop() for s in scrapers]
-    result = build_result(config, [*warm_records, *run.records], audit=audit, server_metrics=server_metrics,
-                          base_urls=list(client.base_urls), model=model,
-                          pool_limit=client._core.config.limits.max_connections)
-    reporter.finish(result)
-    return result
+    return [*warm_records, *run.records], audit, server_metrics
 
 
 def _preload_stream_modules() -> None:
@@ -136,7 +158,7 @@ def _timeout(config: BenchConfig) -> Timeout:
 
 async def _phase(client: AsyncVllmClient, config: BenchConfig, prepared: Prepared, run: Run, model: str | None,
                  kind: str, rng: random.Random, *, reporter: Any,
-                 on_start: Callable[[float], None] | None = None) -> None:
+                 on_start: Callable[[float], None] | None = None, origin: float | None = None) -> None:
     load = config.load
     clock = run.clock
     timeout = _timeout(config)
@@ -156,6 +178,8 @@ async def _phase(client: AsyncVllmClient, config: BenchConfig, prepared: Prepare
         try:
             if endpoint == "chat":
                 stream: Any = await chat.create(stream=True, timeout=timeout, **params)
+            elif endpoint == "responses":
+                stream = await client.responses.create(stream=True, timeout=timeout, **params)
             else:
                 stream = await completions.create(stream=True, timeout=timeout, **params)
             streaming = True
@@ -186,6 +210,8 @@ async def _phase(client: AsyncVllmClient, config: BenchConfig, prepared: Prepare
     idle = reporter.tick if reporter is not None else None
     dispatch = Dispatch(source, send, done, concurrency=cap, timeout=backstop, gate=source.gate,
                         send_at=lambda j: j.send_at, requeue=source.requeue, idle=idle, clock=clock)
+    if origin is not None:
+        dispatch.scheduler.origin = origin  # a shared zero (workers): send times relative to it
     run.origin = dispatch.scheduler.origin
     if on_start is not None:
         on_start(run.origin)

@@ -78,7 +78,7 @@ async def prepare(client: AsyncVllmClient, workload: Workload, count: int, rng: 
     """``count`` prompts (or multi-turn user messages) for ``workload``."""
     kind, path = workload.kind, workload.path
     out_len = workload.asked_output_len()
-    chat = workload.endpoint == "chat"
+    chat = workload.endpoint in ("chat", "responses")  # both apply the chat template
     if kind == "prompts":
         return Prepared(_resize(read_prompts(str(path)), out_len, workload.endpoint))
     if kind == "batch":

@@ -35,7 +35,12 @@ __all__ = ["BenchConfig", "BenchResult", "Limits", "Load", "RequestRecord", "Wor
 def run_bench(client: VllmClient, config: BenchConfig, *, progress: ProgressSetting = None) -> BenchResult:
     """Run ``config`` against the server(s) of ``client`` (threads: one per request in
     flight). ``progress``: None (rich on a terminal, plain lines in a pipe), False, "rich",
-    "plain", or a function of a snapshot dict."""
+    "plain", or a function of a snapshot dict. ``config.workers > 1`` spreads the load over
+    that many processes (no live progress then)."""
+    if config.workers > 1:
+        from ._workers import run_workers
+
+        return run_workers(client, config, config.workers)
     from .._sync.bench import arun_bench as run_sync
 
     return run_sync(client, config, progress=progress)
@@ -43,7 +48,19 @@ def run_bench(client: VllmClient, config: BenchConfig, *, progress: ProgressSett
 
 async def arun_bench(client: AsyncVllmClient, config: BenchConfig, *,
                      progress: ProgressSetting = None) -> BenchResult:
-    """:func:`run_bench` for an :class:`~vllm_client.AsyncVllmClient`, on the running loop."""
+    """:func:`run_bench` for an :class:`~vllm_client.AsyncVllmClient`, on the running loop
+    (with ``config.workers > 1``: the worker processes, waited for in a thread)."""
+    if config.workers > 1:
+        import asyncio
+
+        from .._sync.client import VllmClient
+        from ._workers import run_workers
+
+        def spread() -> BenchResult:
+            with VllmClient(list(client.base_urls), api_key=client.api_key) as sync:
+                return run_workers(sync, config, config.workers)
+
+        return await asyncio.to_thread(spread)
     from .._async.bench import arun_bench as run_async
 
     return await run_async(client, config, progress=progress)

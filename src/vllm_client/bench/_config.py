@@ -39,13 +39,15 @@ class Workload:
     - ``batch:PATH``: an OpenAI batch JSONL (chat and completions lines; streamed here).
     - ``prompts:PATH``: JSONL of ``{"prompt": str, "output_tokens": int?}`` or of strings.
 
+    ``endpoint``: ``chat``, ``completions``, or ``responses`` (the Responses API, which has no
+    running usage: tokens per read are counted as token events there).
     ``output_len`` None: 128 for the synthetic datasets, the file's own lengths for files
     (a number overrides them). ``ignore_eos`` None: True for the synthetic datasets (answers
     as long as asked), False for files.
     """
 
     dataset: str = "random"
-    endpoint: Literal["chat", "completions"] = "chat"
+    endpoint: Literal["chat", "completions", "responses"] = "chat"
     input_len: int = 512
     output_len: int | None = None
     range_ratio: float = 0.0
@@ -154,7 +156,8 @@ class BenchConfig:
     (goodput counts requests meeting all of them; failures never do). ``seed`` makes the
     prompts and the arrival times reproducible. ``audit_*`` are the self-audit thresholds
     (see :mod:`vllm_client.bench._audit`); ``scrape_interval`` the ``/metrics`` period (0: at
-    start and end only); ``bootstrap`` the CI replicates (0: no CIs)."""
+    start and end only); ``bootstrap`` the CI replicates (0: no CIs); ``workers`` the processes
+    the load is spread over (:mod:`vllm_client.bench._workers`)."""
 
     workload: Workload = field(default_factory=Workload)
     load: Load = field(default_factory=Load)
@@ -167,8 +170,11 @@ class BenchConfig:
     audit_lag_p99: float = 0.010
     audit_cpu: float = 0.90
     label: str | None = None
+    workers: int = 1
 
     def check(self) -> None:
+        if self.workers < 1:
+            raise ValueError("workers must be >= 1")
         self.workload.check()
         self.load.check()
         for name, value in self.slos.items():

@@ -182,6 +182,8 @@ def compute(records: Sequence[RequestRecord], *, slos: dict[str, float], bootstr
         out[f"{name}_ms"] = _ms(summary(samples[name]))
     out["dispatch_lag_ms"] = _ms(summary(_values(measured, lambda r: r.dispatch_lag_s)))
     out["queue_ms"] = _ms(summary(_values(measured, lambda r: r.queue_s)))
+    out["send_delay_ms"] = _ms(summary(_values(  # actual send - scheduled send = queue + dispatch lag
+        measured, lambda r: None if r.start_s is None else r.start_s - r.scheduled_s)))
     turns = [r for r in ok if r.turn is not None]
     if turns:
         out["ttft_cold_ms"] = _ms(summary(_values([r for r in turns if r.turn == 0], lambda r: r.ttft_s)))

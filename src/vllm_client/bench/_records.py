@@ -83,6 +83,7 @@ class RequestRecord:
     error: str | None = None
     status: int | None = None
     server: str | None = None
+    worker: int | None = None  # --workers: which process sent it
 
     # -- derived --------------------------------------------------------------------------
     @property
@@ -146,4 +147,5 @@ class RequestRecord:
             "expected_output_tokens": self.expected_output_tokens, "cached_tokens": self.cached_tokens,
             "finish_reason": self.finish_reason, "ok": self.ok, "error_kind": self.error_kind,
             "error": self.error, "status": self.status, "server": self.server,
+            "worker": self.worker,
         }

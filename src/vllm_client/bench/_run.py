@@ -45,7 +45,7 @@ class TokenTrace(StreamMetrics):
             self.ttft_s = now - self.started
         self.times.append(now)
         self.counts.append(count)
-        usage = self.state._usage
+        usage = getattr(self.state, "_usage", None)  # chat/completions; Responses streams have no running usage
         self.cumulative.append(usage.get("completion_tokens") if usage is not None else None)
 
     def per_read_tokens(self) -> list[int]:
@@ -65,7 +65,8 @@ class TokenTrace(StreamMetrics):
 
 def attach_trace(stream: Any) -> TokenTrace:
     """Put a :class:`TokenTrace` in place of a fresh stream's metrics (before it is read)."""
-    trace = TokenTrace(stream._metrics.started, stream._decoder._state)
+    decoder = stream._decoder
+    trace = TokenTrace(stream._metrics.started, getattr(decoder, "_state", None) or getattr(decoder, "state", None))
     stream._metrics = trace
     return trace
 
@@ -79,12 +80,20 @@ def request_params(config: BenchConfig, job: Job, model: str | None) -> tuple[st
     extra.update(wl.extra_body)
     if wl.eos_ignored():
         extra["ignore_eos"] = True
-    params: dict[str, Any] = {"stream_options": dict(STREAM_OPTIONS), "extra_body": extra}
+    endpoint = wl.endpoint if wl.endpoint == "responses" else prompt.endpoint
+    params: dict[str, Any] = {"extra_body": extra}
+    if endpoint != "responses":
+        params["stream_options"] = dict(STREAM_OPTIONS)
     if model:
         params["model"] = model
     if prompt.output_tokens is not None:
-        params["max_tokens"] = prompt.output_tokens
-    if prompt.endpoint == "chat":
+        params["max_output_tokens" if endpoint == "responses" else "max_tokens"] = prompt.output_tokens
+    if endpoint == "responses":
+        if job.session is not None:
+            params["input"] = [*job.session.history, {"role": "user", "content": prompt.text or ""}]
+        else:
+            params["input"] = prompt.messages or [{"role": "user", "content": prompt.text or ""}]
+    elif endpoint == "chat":
         if job.session is not None:
             messages = [*job.session.history, {"role": "user", "content": prompt.text or ""}]
         else:
@@ -95,7 +104,20 @@ def request_params(config: BenchConfig, job: Job, model: str | None) -> tuple[st
         params["prompt"] = history + (prompt.text or "")
     else:
         params["prompt"] = prompt.text if prompt.text is not None else ""
-    return prompt.endpoint, params
+    return endpoint, params
+
+
+def _finish_reason(final: Any) -> str | None:
+    """``finish_reason``; for a Responses answer, "length" when it stopped at
+    ``max_output_tokens`` ("incomplete"), "stop" when completed."""
+    if hasattr(final, "finish_reason"):
+        reason = final.finish_reason
+        return reason if isinstance(reason, str) else None
+    status = getattr(final, "status", None)
+    if status == "incomplete":
+        details = getattr(final, "incomplete_details", None) or {}
+        return "length" if details.get("reason") == "max_output_tokens" else "incomplete"
+    return "stop" if status == "completed" else status
 
 
 class Run:
@@ -129,13 +151,16 @@ class Run:
         rec.chunk_tokens = trace.per_read_tokens()
         rec.first_token_s = rec.chunk_times_s[0] if rec.chunk_times_s else None
         usage = getattr(final, "usage", None)
-        if usage is not None:
+        if usage is not None and hasattr(usage, "prompt_tokens"):
             rec.input_tokens = usage.prompt_tokens
             rec.output_tokens = usage.completion_tokens
             rec.cached_tokens = usage.cached_tokens
+        elif usage is not None:  # a Responses answer
+            rec.input_tokens = usage.input_tokens
+            rec.output_tokens = usage.output_tokens
         else:
             rec.output_tokens = sum(rec.chunk_tokens)
-        rec.finish_reason = getattr(final, "finish_reason", None)
+        rec.finish_reason = _finish_reason(final)
         cut = truncation(rec.finish_reason, rec.output_tokens, rec.expected_output_tokens)
         if cut is not None:
             rec.ok, rec.error_kind, rec.error = False, "truncated", cut
@@ -145,7 +170,7 @@ class Run:
             rec.ok = True
         answer = getattr(final, "content", None)
         if answer is None:
-            answer = getattr(final, "text", None)
+            answer = getattr(final, "text", None) if hasattr(final, "text") else getattr(final, "output_text", None)
         return answer if isinstance(answer, str) else None
 
     def failed(self, rec: RequestRecord, error: BaseException, trace: TokenTrace | None, streaming: bool,

@@ -31,7 +31,8 @@ def serve(
     opts: Globals,
     dataset: Annotated[str, typer.Option("--dataset", "-d", rich_help_panel=_W, help=(
         "random, shared-prefix, multi-turn, sharegpt:PATH, batch:PATH, prompts:PATH."))] = "random",
-    endpoint: Annotated[str, typer.Option("--endpoint", rich_help_panel=_W, help="chat or completions.")] = "chat",
+    endpoint: Annotated[str, typer.Option("--endpoint", rich_help_panel=_W,
+                                          help="chat, completions or responses.")] = "chat",
     input_len: Annotated[int, typer.Option("--input-len", min=1, rich_help_panel=_W,
                                            help="Prompt tokens (multi-turn: per turn; shared-prefix: suffix).")] = 512,
     output_len: Annotated[int | None, typer.Option("--output-len", min=1, rich_help_panel=_W, help=(
@@ -96,12 +97,14 @@ def serve(
                                                 help="Invalid above this dispatch-lag p99.")] = 10.0,
     audit_cpu: Annotated[float, typer.Option("--audit-cpu", rich_help_panel=_O,
                                              help="Invalid above this client CPU (cores).")] = 0.9,
+    workers: Annotated[int, typer.Option("--workers", min=1, rich_help_panel=_L, help=(
+        "Spread the load over N processes (when one cannot keep up)."))] = 1,
 ) -> None:
     """Run a load against the server and report what the server did (TTFT, TPOT, ITL, throughput, goodput)."""
     from ..bench import BenchConfig, Limits, Load, Workload, parse_slo
 
-    if endpoint not in ("chat", "completions"):
-        raise ValueError(f"--endpoint must be chat or completions, got {endpoint!r}")
+    if endpoint not in ("chat", "completions", "responses"):
+        raise ValueError(f"--endpoint must be chat, completions or responses, got {endpoint!r}")
     extra: dict[str, Any] = {}
     if extra_body:
         extra = json.loads(extra_body)
@@ -120,7 +123,7 @@ def serve(
                       total=request_timeout),
         slos=dict(parse_slo(s) for s in slo or ()), seed=seed, scrape_interval=scrape_interval,
         scrape_metrics=not no_scrape, bootstrap=bootstrap, audit_lag_p99=audit_lag_ms / 1000.0, audit_cpu=audit_cpu,
-        label=label,
+        label=label, workers=workers,
     )
     config.check()
     setting: Any = {"auto": None, "rich": "rich", "plain": "plain", "none": False}.get(progress)
