@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _anchor as A
 
-SCENARIOS = {"capped": {"rate": float("inf"), "max_concurrency": 8}, "paced": {"rate": 2.0, "max_concurrency": None}}
+SCENARIOS = {"capped": {"rate": float("inf"), "max_concurrency": 8}, "paced": {"rate": 4.0, "max_concurrency": None}}
 KEYS = ("request_throughput", "output_throughput", "median_tpot_ms", "mean_tpot_ms", "median_ttft_ms",
         "mean_ttft_ms", "median_itl_ms", "median_e2el_ms")
 

@@ -84,3 +84,25 @@ def test_compare_of_two_emulator_runs(tmp_path: Path) -> None:
     by_metric = {m["metric"]: m for m in data["metrics"]}
     assert by_metric["p99_ttft_ms"]["ci_source"] == "bootstrap"  # the JSONL beside each result
     assert by_metric["request_throughput"]["verdict"] in ("better", "worse", "no significant change")
+
+
+def test_serve_plot_writes_the_pngs(tmp_path: Path) -> None:
+    with MockVllmServer() as server:
+        out = invoke("bench", "serve", "--base-url", server.url, *SMALL, "--rate", "50", "--progress", "none",
+                     "--plot", str(tmp_path / "plots"))
+    assert out.exit_code in (0, 3), out.output
+    names = sorted(p.name for p in (tmp_path / "plots").iterdir())
+    assert names == sorted(["cdf_ttft.png", "cdf_tpot.png", "cdf_itl.png", "cdf_e2el.png", "ttft_over_time.png",
+                            "itl_over_time.png", "throughput_over_time.png"])
+    assert all((tmp_path / "plots" / n).read_bytes()[:4] == b"\x89PNG" for n in names)
+
+
+def test_plot_without_matplotlib_names_the_extra_before_running(tmp_path: Path, monkeypatch: Any) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    for command in (["serve", *SMALL], ["sweep", "--rates", "1", *SMALL]):
+        out = CliRunner().invoke(get_app(), ["bench", *command, "--base-url", "http://127.0.0.1:9",
+                                             "--plot", str(tmp_path)])
+        assert out.exit_code == 1
+        assert "vllm-client[bench]" in out.output  # and no connection was tried: port 9 would have failed later

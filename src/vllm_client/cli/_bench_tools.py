@@ -19,10 +19,21 @@ from ._app import Globals, client_command
 from ._bench import bench_app
 from ._output import console, error_line, notice, print_json
 
-__all__ = ["calibrate", "compare_command", "load_records", "parse_threshold", "sweep"]
+__all__ = ["calibrate", "compare_command", "load_records", "need_matplotlib", "parse_threshold", "sweep"]
 
 #: Exit status for input compare cannot read (1 is reserved for "regression").
 EXIT_BAD_INPUT = 2
+
+
+def need_matplotlib() -> None:
+    """Exit 1 with one red line naming the extra when matplotlib is missing (``--plot``)."""
+    from ..bench._plots import require_matplotlib
+
+    try:
+        require_matplotlib()
+    except ImportError as exc:
+        error_line(exc)
+        raise typer.Exit(1) from None
 
 
 def parse_threshold(text: str) -> float:
@@ -197,9 +208,7 @@ def sweep(
     goodput = dict(parse_slo(s) for s in slo or ())
     slos = [Slo(name, seconds * 1000.0, percentile) for name, seconds in goodput.items()]
     if plot is not None:
-        from ..bench._plots import require_matplotlib
-
-        require_matplotlib()  # before the runs, not after
+        need_matplotlib()  # before the run, not after it
     config = BenchConfig(
         workload=Workload(dataset=dataset, endpoint=endpoint, input_len=input_len,  # type: ignore[arg-type]
                           output_len=output_len, model=opts.model),
