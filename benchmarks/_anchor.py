@@ -111,14 +111,14 @@ def vllm_bench_serve(base_url: str, dataset: Path, out: Path, *, num_prompts: in
 
 def ours_bench_serve(base_url: str, dataset: Path, out: Path, *, num_prompts: int, rate: float,
                      max_concurrency: int | None = None, seed: int = 0, scrape: bool = True,
-                     wrapper: Sequence[str] = ()) -> dict[str, Any]:
+                     bootstrap: int = 1000, wrapper: Sequence[str] = ()) -> dict[str, Any]:
     """One ``vllm_client.bench`` run (``_ours_run.py``, a fresh process) with the same dataset
     and load; its result JSON plus ``_process``, ``_records`` (the per-request JSONL lines) and
     ``_lag_ms`` (estimated like the anchor's, from the send times)."""
     requests = out.with_suffix(".jsonl")
     spec = {"base_url": base_url, "dataset": str(dataset), "num_requests": num_prompts, "rate": rate,
             "max_concurrency": max_concurrency, "seed": seed, "result": str(out), "requests": str(requests),
-            "scrape": scrape}
+            "scrape": scrape, "bootstrap": bootstrap}
     spec_path = out.with_suffix(".spec.json")
     spec_path.write_text(json.dumps(spec))
     process = measure([*wrapper, sys.executable, str(Path(__file__).with_name("_ours_run.py")), str(spec_path)],

@@ -21,6 +21,7 @@ async def main(spec: dict) -> None:
         load=Load(rate=rate, burstiness=math.inf, num_requests=int(spec["num_requests"]),
                   max_concurrency=spec.get("max_concurrency")),
         seed=int(spec.get("seed", 0)), scrape_metrics=bool(spec.get("scrape", True)),
+        bootstrap=int(spec.get("bootstrap", 1000)),
     )
     async with AsyncVllmClient(spec["base_url"], limits=Limits(max_connections=1024, max_keepalive=1024)) as client:
         result = await arun_bench(client, config, progress=False)
