@@ -10,7 +10,7 @@ Set-up, chosen so that the emulator is not what is measured:
 
 - the emulator (``vllm-client mock-server --token-rate R``) runs in its own process pinned to
   CPU 0, the client under test in a fresh process pinned to CPU 1 (``taskset``), both at
-  ``nice -10`` so the other work on this shared 2-core machine disturbs them less;
+  ``nice -20`` so the other work on this shared 2-core machine disturbs them less;
 - every request streams ``--tokens`` tokens, one per chunk, paced at ``--token-rate`` per
   stream, so chunks arrive one per read from many interleaved streams; the chunk rate is
   ``rate x tokens``;
@@ -54,7 +54,7 @@ LIMITS_MS = (1.0, 5.0, 10.0)
 
 
 def pinned(cpu: int) -> list[str]:
-    return ["nice", "-n", "-10"] if os.environ.get("BENCH_NO_PIN") else ["taskset", "-c", str(cpu), "nice", "-n", "-10"]
+    return ["nice", "-n", "-20"] if os.environ.get("BENCH_NO_PIN") else ["taskset", "-c", str(cpu), "nice", "-n", "-20"]
 
 
 def one(tool: str, server: A.MockServer, tmp: Path, rate: float, tokens: int, seconds: float) -> dict[str, Any]:
