@@ -96,7 +96,11 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--tools", default="ours,vllm")
     ap.add_argument("--out", type=Path, default=Path("/tmp/bench-capacity.json"))
+    ap.add_argument("--cpu-per-chunk", action="store_true", help=(
+        "Instead: client CPU per chunk, from two runs differing only in tokens per request (8 and 264) at 20 req/s"))
     args = ap.parse_args()
+    if args.cpu_per_chunk:
+        return cpu_per_chunk(args)
     rates = sorted(float(r) for r in args.rates.split(","))
     tools = args.tools.split(",")
     tmp = Path(os.environ.get("TMPDIR", "/tmp")) / "bench-capacity"
@@ -166,6 +170,31 @@ def table(rows: list[dict[str, Any]], rates: list[float], tools: list[str]) -> s
                   if s is not None]
         lines.append(f"| {tool} | {A.spread(slopes)} |")
     return "\n".join(lines)
+
+
+def cpu_per_chunk(args: argparse.Namespace) -> int:
+    """Client CPU per chunk: (CPU(264 tokens) - CPU(8 tokens)) / (256 x requests), same requests,
+    same rate, same run length, so start-up, per-request and per-second costs cancel."""
+    tmp = Path(os.environ.get("TMPDIR", "/tmp")) / "bench-capacity"
+    tmp.mkdir(parents=True, exist_ok=True)
+    n, rate = 100, 20.0
+    results: dict[str, list[float]] = {}
+    for round_no in range(args.rounds):
+        for tool in (args.tools.split(",") if round_no % 2 == 0 else args.tools.split(",")[::-1]):
+            cpu = {}
+            with A.MockServer(token_rate=args.token_rate, wrapper=pinned(0)) as server:
+                for tokens in (8, 264):
+                    cpu[tokens] = one(tool, server, tmp, rate, tokens, n / rate)["client_cpu_s"]
+            us = 1e6 * (cpu[264] - cpu[8]) / (256 * n)
+            results.setdefault(tool, []).append(us)
+            print(f"round {round_no} {tool}: CPU {cpu[8]:.2f} s (8 tokens) {cpu[264]:.2f} s (264 tokens): "
+                  f"{us:.1f} us per chunk", flush=True)
+    print("\n| tool | client CPU per chunk (us) |\n|---|---:|")
+    for tool, values in results.items():
+        print(f"| {tool} | {A.spread(values)} |")
+    if "ours" in results and "vllm" in results:
+        print(f"\nratio vllm / ours: {A.median(results['vllm']) / A.median(results['ours']):.2f}x")
+    return 0
 
 
 def cpu_slope(rows: list[dict[str, Any]]) -> float | None:
