@@ -255,6 +255,8 @@ def test_audit_verdict() -> None:
     assert verdict(0.001, 0.3, lag_p99=0.01, cpu=0.9) == (True, None)
     valid, reason = verdict(0.05, 0.95, lag_p99=0.01, cpu=0.9)
     assert not valid and reason is not None and "dispatch lag p99 50.0 ms" in reason and "CPU 95%" in reason
+    _, starved = verdict(0.05, 0.05, lag_p99=0.01, cpu=0.9, loop_lag_p99_s=0.1)
+    assert starved is not None and "too little CPU" in starved
 
 
 def test_server_metrics_deltas_and_series() -> None:

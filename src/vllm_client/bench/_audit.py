@@ -112,13 +112,17 @@ class Audit:
         }
 
 
-def verdict(dispatch_lag_p99_s: float | None, cpu_util: float, *, lag_p99: float,
-            cpu: float) -> tuple[bool, str | None]:
-    """(valid, reason): invalid when the client was the bottleneck."""
+def verdict(dispatch_lag_p99_s: float | None, cpu_util: float, *, lag_p99: float, cpu: float,
+            loop_lag_p99_s: float | None = None) -> tuple[bool, str | None]:
+    """(valid, reason): invalid when the client was the bottleneck. ``loop_lag_p99_s`` only
+    explains: a late loop with little CPU used means the machine did not run this process."""
     reasons = []
     if dispatch_lag_p99_s is not None and dispatch_lag_p99_s > lag_p99:
-        reasons.append(f"dispatch lag p99 {dispatch_lag_p99_s * 1000:.1f} ms > {lag_p99 * 1000:.1f} ms: requests "
-                       "were sent late by this client, so its latencies include its own queueing")
+        why = "requests were sent late by this client, so its latencies include its own queueing"
+        if loop_lag_p99_s is not None and loop_lag_p99_s > lag_p99 and cpu_util < cpu / 2:
+            why += (f" (event-loop lag p99 {loop_lag_p99_s * 1000:.0f} ms while using {cpu_util:.0%} of a core: "
+                    "the machine gave this process too little CPU; other load on it?)")
+        reasons.append(f"dispatch lag p99 {dispatch_lag_p99_s * 1000:.1f} ms > {lag_p99 * 1000:.1f} ms: {why}")
     if cpu_util > cpu:
         reasons.append(f"client CPU {cpu_util:.0%} of a core > {cpu:.0%}: the load generator had no idle time "
                        "left (use --workers, a faster machine, or a lower rate)")

@@ -21,6 +21,7 @@ from ._audit import Audit, verdict
 from ._config import BenchConfig
 from ._metrics import compute
 from ._records import RequestRecord
+from ._stats import percentile
 
 __all__ = ["BenchResult", "build_result", "write_records"]
 
@@ -95,8 +96,11 @@ def build_result(config: BenchConfig, records: list[RequestRecord], *, audit: Au
                         steady=_steady(config, measured)))
     lag = data["dispatch_lag_ms"].get("p99")
     cpu = audit.cpu_util if audit is not None else 0.0
+    loop = None
+    if audit is not None and audit.lags:
+        loop = percentile(audit.lags, 99.0)
     valid, reason = verdict(None if lag is None else lag / 1000.0, cpu, lag_p99=config.audit_lag_p99,
-                            cpu=config.audit_cpu)
+                            cpu=config.audit_cpu, loop_lag_p99_s=loop)
     data["valid"] = valid
     data["invalid_reason"] = reason
     if audit is not None:

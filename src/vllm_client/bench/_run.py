@@ -5,8 +5,12 @@ result. No I/O (the stream is read by the loop; this only looks at what it got).
 The hot path is the stream: :class:`TokenTrace` replaces the stream's own
 :class:`~vllm_client._stream_metrics.StreamMetrics` for a bench request and keeps, per
 socket read that brought tokens, one ``perf_counter`` reading (the one the stream takes
-anyway) and the running ``completion_tokens`` of continuous usage stats: two list appends
-per read, nothing per event.
+anyway) and the running ``completion_tokens`` of continuous usage stats: three list appends
+per read, nothing per event. Measured (a 1800-token stream from a local emulator, CPU per
+token chunk, this loaded 2-core box): 16.5 us with the trace against 15.9-16.7 us with the
+stream's own metrics (no difference within noise); asking for continuous usage costs ~1-2 us
+per chunk over ``include_usage`` alone (every chunk then carries usage, which sends it down
+the general decode path), the price of exact tokens per chunk.
 """
 
 from __future__ import annotations
