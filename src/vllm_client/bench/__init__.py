@@ -18,18 +18,24 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ._calibrate import calibrate
+from ._compare import Comparison, MetricDelta, compare
 from ._config import BenchConfig, Limits, Load, Workload, parse_slo
+from ._plots import plot_run, plot_sweep
 from ._records import RequestRecord
 from ._result import BenchResult
+from ._search import Slo
 from ._stats import bootstrap_ci, bootstrap_diff_ci, percentile, summary
+from ._sweep import Sweep, asweep, sweep
 
 if TYPE_CHECKING:
     from .._async.client import AsyncVllmClient
     from .._sync.client import VllmClient
     from ._progress import ProgressSetting
 
-__all__ = ["BenchConfig", "BenchResult", "Limits", "Load", "RequestRecord", "Workload", "arun_bench",
-           "bootstrap_ci", "bootstrap_diff_ci", "parse_slo", "percentile", "run_bench", "summary"]
+__all__ = ["BenchConfig", "BenchResult", "Comparison", "Limits", "Load", "MetricDelta", "RequestRecord", "Slo", "Sweep",
+           "Workload", "arun_bench", "asweep", "bootstrap_ci", "bootstrap_diff_ci", "calibrate", "compare",
+           "parse_slo", "percentile", "plot_run", "plot_sweep", "run_bench", "summary", "sweep"]
 
 
 def run_bench(client: VllmClient, config: BenchConfig, *, progress: ProgressSetting = None) -> BenchResult:

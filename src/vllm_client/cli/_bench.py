@@ -14,7 +14,7 @@ bench_app = typer.Typer(name="bench", no_args_is_help=True, add_completion=False
 app.add_typer(bench_app, name="bench")
 
 #: Modules (in this package) that register ``bench`` subcommands on :data:`bench_app`.
-SUBCOMMAND_MODULES = ("._bench_serve",)
+SUBCOMMAND_MODULES = ("._bench_serve", "._bench_tools")
 
 for _module in SUBCOMMAND_MODULES:
     import_module(_module, __package__)

@@ -83,6 +83,8 @@ def serve(
     result: Annotated[Path | None, typer.Option("--result", rich_help_panel=_O, help="Write the result JSON.")] = None,
     requests: Annotated[Path | None, typer.Option("--requests", rich_help_panel=_O,
                                                   help="Write one JSON line per request.")] = None,
+    plot: Annotated[Path | None, typer.Option("--plot", rich_help_panel=_O, help=(
+        "Write PNG plots into this directory (needs vllm-client[bench])."))] = None,
     label: Annotated[str | None, typer.Option("--label", rich_help_panel=_O, help="A name kept in the result.")] = None,
     progress: Annotated[str, typer.Option("--progress", rich_help_panel=_O,
                                           help="auto, rich, plain or none.")] = "auto",
@@ -126,6 +128,10 @@ def serve(
         label=label, workers=workers,
     )
     config.check()
+    if plot is not None:
+        from ._bench_tools import need_matplotlib
+
+        need_matplotlib()  # before the run, not after it
     setting: Any = {"auto": None, "rich": "rich", "plain": "plain", "none": False}.get(progress)
     out = asyncio.run(_run(opts, config, setting))
     if result is not None:
@@ -133,6 +139,11 @@ def serve(
     if requests is not None:
         out.write_records(requests)
     data = out.to_dict()
+    if plot is not None:
+        from ..bench._plots import plot_run
+        from ._output import notice
+
+        notice(f"wrote {len(plot_run(data, out.records, plot))} plots into {plot}")
     if json_out:
         print(json.dumps(data, indent=2, allow_nan=False))
     else:

@@ -78,6 +78,8 @@ VARIANTS: dict[str, Variant] = {
             ("--max-model-len", "16", "--max-num-batched-tokens", "2048"),
             model="whisper",
         ),
+        Variant("bench", "benchmarks/bench_agreement.py: no prefix cache, so every run of the same prompts costs "
+                "the server the same", ("--no-enable-prefix-caching",)),
         Variant("embed", "embeddings, /pooling, /score, /rerank", (*_POOLING, "embed")),
         Variant("classify", "/classify", (*_POOLING, "classify")),
         Variant(
