@@ -52,8 +52,10 @@ class CallObserver(Protocol):
     for the last attempt, right before ``call_ended``. ``error`` is None on success (a
     stream: read to its end); a stream closed or abandoned early ends with ``error=None``
     and ``call.outcome`` "closed" / "abandoned". Called on the caller's thread (sync) or
-    task (async), except ``call_ended`` of an abandoned stream, which runs in the garbage
-    collector: keep it short, never block.
+    task (async), except the ends of an abandoned stream (``attempt_ended``, ``call_ended``),
+    which run in the garbage collector: at any allocation of any code, possibly on a thread
+    that holds your own lock right then. Keep them short, never block, and guard shared state
+    with a ``threading.RLock`` (a plain Lock can deadlock there) or lock-free updates.
     """
 
     def call_started(self, call: Call) -> None: ...

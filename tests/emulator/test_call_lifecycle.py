@@ -205,7 +205,9 @@ def test_observer_failure_does_not_break_the_call(api: Any, caplog: pytest.LogCa
     assert "observer bug" in caplog.text
 
 
-def test_no_observers_no_first_token_hook(api: Any) -> None:
+def test_first_token_told_once_per_stream(api: Any, vllm_mock: MockVllmServer, rec: Recorder) -> None:
+    vllm_mock.queue_reply(ChatReply(content="one two three four five six seven"))
     stream = api(api.client.chat.completions.create(messages=MESSAGES, stream=True))
-    assert stream.metrics.on_first_token is None
-    api.events(stream)
+    events = api.events(stream)
+    assert len(events) > 5
+    assert rec.names().count("first_token") == 1

@@ -10,7 +10,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from .._client_base import ClientCore
-from .._config import UNSET, ClientConfig, Limits, OnRetry, Timeout, TimeoutLike, check_max_retries
+from .._config import UNSET, ClientConfig, Limits, OnRetry, Timeout, TimeoutLike, check_max_retries, check_seconds
 from .._errors import (
     APIConnectionError,
     APIError,
@@ -24,6 +24,7 @@ from .._json import loads
 from .._protocol.deadlines import attempt_timeout
 from .._protocol.requests import RequestSpec, build_simple
 from .._protocol.types import RequestTiming
+from .._routing import Policy, ServerStatus
 from .._transport.async_http import AsyncResponse, AsyncTransport, sleep
 from .anthropic import AsyncMessages
 from .audio import AsyncAudio
@@ -68,6 +69,8 @@ class AsyncVllmClient(AsyncPoolingMixin, AsyncGenerateMixin, AsyncInvocationsMix
         verify: bool | str = True,
         limits: Limits | None = None,
         trust_env: bool = True,
+        routing: str | Policy | None = None,
+        health_check_interval: float | None = None,
         _transport: AsyncTransport | None = None,
         _core: ClientCore | None = None,
     ) -> None:
@@ -76,6 +79,9 @@ class AsyncVllmClient(AsyncPoolingMixin, AsyncGenerateMixin, AsyncInvocationsMix
                 base_url, api_key=api_key, timeout=timeout, max_retries=max_retries, headers=headers,
                 on_retry=on_retry, verify=verify, limits=limits, trust_env=trust_env,
             )
+            if routing is not None or health_check_interval is not None:
+                check_seconds("health_check_interval", health_check_interval, allow_none=True)
+                config = config.copy_with(routing=routing, health_check_interval=health_check_interval)
             _core = ClientCore(config)
         self._core = _core
         config = _core.config
@@ -109,6 +115,12 @@ class AsyncVllmClient(AsyncPoolingMixin, AsyncGenerateMixin, AsyncInvocationsMix
     def base_urls(self) -> tuple[str, ...]:
         """Every server this client talks to."""
         return self._core.config.base_urls
+
+    @property
+    def servers(self) -> list[ServerStatus]:
+        """Per server: URL, breaker state ("closed" / "open" / "half_open"), this client's
+        requests in flight, requests sent, failed attempts, and the last error's text."""
+        return self._core.servers()
 
     @property
     def api_key(self) -> str | None:
@@ -233,10 +245,11 @@ class AsyncVllmClient(AsyncPoolingMixin, AsyncGenerateMixin, AsyncInvocationsMix
         attempt = 0
         body: bytes | None = None
         call = core.new_call(spec, request_id)
+        tried: tuple[int, ...] = ()
         try:
             while True:
                 attempt += 1
-                server = _server if _server is not None else core.pick_server()
+                server = _server if _server is not None else core.pick_server(spec, tried)
                 call.attempt(server)
                 try:
                     limits = timeout
@@ -258,7 +271,12 @@ class AsyncVllmClient(AsyncPoolingMixin, AsyncGenerateMixin, AsyncInvocationsMix
                     response.call = call
                     return response, request_id, sent_at, start
                 except VllmError as error:
+                    error.server = core.config.base_urls[server]
                     delay = core.retry.delay(attempt, error, rand=self._rand)
+                    if delay is not None and core.several and _server is None:
+                        allowed, at_once = core.fleet.retry_now(error, server, tried)  # the retry budget
+                        delay = None if not allowed else 0.0 if at_once else delay
+                        tried = (*tried, server)
                     if delay is None:
                         if isinstance(error, APIConnectionError):  # timeouts, refused connections: say which call
                             error.with_context(f"{spec.method} {spec.path}: ", f" (after {attempt} attempt(s))")
@@ -281,7 +299,7 @@ class AsyncVllmClient(AsyncPoolingMixin, AsyncGenerateMixin, AsyncInvocationsMix
         call = response.call
         try:
             data = await _read_body(response, spec)
-            timing = RequestTiming(sent_at, first_byte, time.perf_counter() - start)
+            timing = RequestTiming(sent_at, first_byte, time.perf_counter() - start, call.server_url)
             try:
                 decoded = loads(data)
             except ValueError:
@@ -328,7 +346,8 @@ class AsyncVllmClient(AsyncPoolingMixin, AsyncGenerateMixin, AsyncInvocationsMix
             call.end(exc)
             raise
         call.end()
-        return data, response.headers, RequestTiming(sent_at, first_byte, time.perf_counter() - start)
+        return data, response.headers, RequestTiming(sent_at, first_byte, time.perf_counter() - start,
+                                                     call.server_url)
 
 
 async def _read_body(response: AsyncResponse, spec: RequestSpec) -> bytes:

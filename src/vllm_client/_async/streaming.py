@@ -65,6 +65,11 @@ class AsyncStream(Generic[E, F]):
         return self.response.headers
 
     @property
+    def server(self) -> str | None:
+        """Base URL of the server this stream comes from."""
+        return self._call.server_url if self._call is not None else None
+
+    @property
     def metrics(self) -> StreamMetrics:
         """Client-measured timing: TTFT, inter-token latencies, total, chunk and token counts."""
         return self._metrics

@@ -11,7 +11,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from .._client_base import ClientCore
-from .._config import UNSET, ClientConfig, Limits, OnRetry, Timeout, TimeoutLike, check_max_retries
+from .._config import UNSET, ClientConfig, Limits, OnRetry, Timeout, TimeoutLike, check_max_retries, check_seconds
 from .._errors import (
     APIConnectionError,
     APIError,
@@ -25,6 +25,7 @@ from .._json import loads
 from .._protocol.deadlines import attempt_timeout
 from .._protocol.requests import RequestSpec, build_simple
 from .._protocol.types import RequestTiming
+from .._routing import Policy, ServerStatus
 from .._transport.sync_http import SyncResponse, SyncTransport, sleep
 from .anthropic import Messages
 from .audio import Audio
@@ -69,6 +70,8 @@ class VllmClient(PoolingMixin, GenerateMixin, InvocationsMixin):
         verify: bool | str = True,
         limits: Limits | None = None,
         trust_env: bool = True,
+        routing: str | Policy | None = None,
+        health_check_interval: float | None = None,
         _transport: SyncTransport | None = None,
         _core: ClientCore | None = None,
     ) -> None:
@@ -77,6 +80,9 @@ class VllmClient(PoolingMixin, GenerateMixin, InvocationsMixin):
                 base_url, api_key=api_key, timeout=timeout, max_retries=max_retries, headers=headers,
                 on_retry=on_retry, verify=verify, limits=limits, trust_env=trust_env,
             )
+            if routing is not None or health_check_interval is not None:
+                check_seconds("health_check_interval", health_check_interval, allow_none=True)
+                config = config.copy_with(routing=routing, health_check_interval=health_check_interval)
             _core = ClientCore(config)
         self._core = _core
         config = _core.config
@@ -110,6 +116,12 @@ class VllmClient(PoolingMixin, GenerateMixin, InvocationsMixin):
     def base_urls(self) -> tuple[str, ...]:
         """Every server this client talks to."""
         return self._core.config.base_urls
+
+    @property
+    def servers(self) -> list[ServerStatus]:
+        """Per server: URL, breaker state ("closed" / "open" / "half_open"), this client's
+        requests in flight, requests sent, failed attempts, and the last error's text."""
+        return self._core.servers()
 
     @property
     def api_key(self) -> str | None:
@@ -232,10 +244,11 @@ class VllmClient(PoolingMixin, GenerateMixin, InvocationsMixin):
         attempt = 0
         body: bytes | None = None
         call = core.new_call(spec, request_id)
+        tried: tuple[int, ...] = ()
         try:
             while True:
                 attempt += 1
-                server = _server if _server is not None else core.pick_server()
+                server = _server if _server is not None else core.pick_server(spec, tried)
                 call.attempt(server)
                 try:
                     limits = timeout
@@ -257,7 +270,12 @@ class VllmClient(PoolingMixin, GenerateMixin, InvocationsMixin):
                     response.call = call
                     return response, request_id, sent_at, start
                 except VllmError as error:
+                    error.server = core.config.base_urls[server]
                     delay = core.retry.delay(attempt, error, rand=self._rand)
+                    if delay is not None and core.several and _server is None:
+                        allowed, at_once = core.fleet.retry_now(error, server, tried)  # the retry budget
+                        delay = None if not allowed else 0.0 if at_once else delay
+                        tried = (*tried, server)
                     if delay is None:
                         if isinstance(error, APIConnectionError):  # timeouts, refused connections: say which call
                             error.with_context(f"{spec.method} {spec.path}: ", f" (after {attempt} attempt(s))")
@@ -280,7 +298,7 @@ class VllmClient(PoolingMixin, GenerateMixin, InvocationsMixin):
         call = response.call
         try:
             data = _read_body(response, spec)
-            timing = RequestTiming(sent_at, first_byte, time.perf_counter() - start)
+            timing = RequestTiming(sent_at, first_byte, time.perf_counter() - start, call.server_url)
             try:
                 decoded = loads(data)
             except ValueError:
@@ -327,7 +345,8 @@ class VllmClient(PoolingMixin, GenerateMixin, InvocationsMixin):
             call.end(exc)
             raise
         call.end()
-        return data, response.headers, RequestTiming(sent_at, first_byte, time.perf_counter() - start)
+        return data, response.headers, RequestTiming(sent_at, first_byte, time.perf_counter() - start,
+                                                     call.server_url)
 
 
 def _read_body(response: SyncResponse, spec: RequestSpec) -> bytes:

@@ -239,7 +239,10 @@ class SyncResponse:
             self._pool.give_back(self._key, self._conn)
         else:
             _shutdown(self._conn)
-            self._conn.close()
+            try:
+                self._conn.close()
+            except ValueError:  # collected in one cycle with its stream: http.client's file went first
+                pass
         self._pool.release_slot()
 
     def close(self) -> None:

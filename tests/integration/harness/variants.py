@@ -78,6 +78,11 @@ VARIANTS: dict[str, Variant] = {
             ("--max-model-len", "16", "--max-num-batched-tokens", "2048"),
             model="whisper",
         ),
+        Variant(
+            "fleet",
+            "client-side routing proof: a small prefix cache (28 blocks of 128 tokens) and cached_tokens in usage",
+            ("--num-gpu-blocks-override", "28", "--enable-prompt-tokens-details"),
+        ),
         Variant("embed", "embeddings, /pooling, /score, /rerank", (*_POOLING, "embed")),
         Variant("classify", "/classify", (*_POOLING, "classify")),
         Variant(
