@@ -95,9 +95,11 @@ class Call:
         self.local: dict[Any, Any] = {}
         self._open = -1  # the server of the attempt not yet ended
         self._pending = [True]  # popped by the one end() that runs (list.pop is atomic: threads)
-        if observers:
-            for observer in observers:
-                _tell(observer.call_started, self)
+        for observer in observers:
+            try:
+                observer.call_started(self)
+            except Exception:
+                _failed(observer, "call_started")
 
     @property
     def server_url(self) -> str | None:
@@ -113,21 +115,29 @@ class Call:
         self.server = server
         self.attempts += 1
         self._open = server
-        if self.observers:
-            for observer in self.observers:
-                _tell(observer.attempt_started, self, server)
+        for observer in self.observers:
+            try:
+                observer.attempt_started(self, server)
+            except Exception:
+                _failed(observer, "attempt_started")
 
     def attempt_failed(self, error: BaseException) -> None:
         """The current attempt failed; the retry loop decides what follows."""
         server, self._open = self._open, -1
-        if server >= 0 and self.observers:
+        if server >= 0:
             for observer in self.observers:
-                _tell(observer.attempt_ended, self, server, error)
+                try:
+                    observer.attempt_ended(self, server, error)
+                except Exception:
+                    _failed(observer, "attempt_ended")
 
     def first_token(self) -> None:
         """A stream's first token arrived (told once per stream by its metrics)."""
         for observer in self.observers:
-            _tell(observer.first_token, self)
+            try:
+                observer.first_token(self)
+            except Exception:
+                _failed(observer, "first_token")
 
     def end(self, error: BaseException | None = None, outcome: Outcome | None = None) -> None:
         """End the call (and its open attempt): the first call of this wins, later ones do
@@ -141,23 +151,26 @@ class Call:
         self.outcome = outcome
         self.error = error
         server, self._open = self._open, -1
-        if self.observers:
-            for observer in self.observers:
-                if server >= 0:
-                    _tell(observer.attempt_ended, self, server, error)
-            for observer in self.observers:
-                _tell(observer.call_ended, self, error)
+        observers = self.observers
+        if server >= 0:
+            for observer in observers:
+                try:
+                    observer.attempt_ended(self, server, error)
+                except Exception:
+                    _failed(observer, "attempt_ended")
+        for observer in observers:
+            try:
+                observer.call_ended(self, error)
+            except Exception:
+                _failed(observer, "call_ended")
 
     def __repr__(self) -> str:
         state = self.outcome or "open"
         return f"<Call {self.spec.method} {self.spec.path} {self.request_id} attempts={self.attempts} {state}>"
 
 
-def _tell(method: Any, *args: Any) -> None:
-    try:
-        method(*args)
-    except Exception:
-        _log.exception("call observer %r failed", method)
+def _failed(observer: Any, what: str) -> None:
+    _log.exception("call observer %r failed in %s", observer, what)
 
 
 def end_with(call: Call | None, error: BaseException) -> None:

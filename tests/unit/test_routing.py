@@ -181,9 +181,12 @@ def test_prefix_affinity_breaks_stickiness_when_overloaded() -> None:
 def test_prefix_affinity_needs_min_match() -> None:
     policy = PrefixAffinity(URLS[:2], random.Random(0), min_match=0.5)
     shared = "shared " * 40  # about 1 block in common, of 8
-    policy.chosen(0, RouteRequest(blocks=block_hashes(shared + "a" * 2048)))
+    first = RouteRequest(blocks=block_hashes(shared + "a" * 2048))
+    home = policy.pick([0, 0], [0, 1], first)
+    policy.chosen(home, first)
     short_match = RouteRequest(blocks=block_hashes(shared + "b" * 2048))
-    assert policy.pick([1, 0], [0, 1], short_match) == 1  # below half: least outstanding
+    assert policy.pick([0, 0], [0, 1], short_match) == 1 - home  # below half: cold, to the other server
+    assert policy.pick([0, 0], [0, 1], first) == home  # the full match still sticks
 
 
 def test_make_policy_rejects_unknown() -> None:

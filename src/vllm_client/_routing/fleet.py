@@ -164,15 +164,24 @@ class Fleet:
             self.inflight[server] += 1
             self.requests[server] += 1
 
+    def _ended_one(self, error: BaseException | None) -> None:
+        """``attempt_ended`` of a one-server client: only the tallies."""
+        with self.lock:
+            self.inflight[0] -= 1
+            if error is not None and (verdict(error) == "failure" or is_load_shed(error)):
+                self.failures[0] += 1
+                self.last_error[0] = f"{type(error).__name__}: {error}"[:300]
+
     def attempt_ended(self, call: Call, server: int, error: BaseException | None) -> None:
+        if self.n == 1:
+            self._ended_one(error)
+            return
         judged = verdict(error)
         with self.lock:
             self.inflight[server] -= 1
             if judged == "failure" or is_load_shed(error):
                 self.failures[server] += 1
                 self.last_error[server] = f"{type(error).__name__}: {error}"[:300]
-            if self.n == 1:
-                return
             breaker = self.breakers[server]
             if judged == "success":
                 breaker.success()
