@@ -27,9 +27,11 @@ from typing import Any
 
 from vllm_client import AsyncVllmClient, VllmClient
 
-WORDS = ("alpha beta gamma delta epsilon zeta theta kappa lambda sigma omega river mountain cloud stone forest "
-         "ocean desert valley garden window bridge castle market engine signal vector matrix tensor kernel cache "
-         "block router server client stream token prompt answer question reason model layer weight").split()
+WORDS = ("alpha", "beta", "gamma", "delta", "epsilon", "zeta", "theta", "kappa", "lambda", "sigma", "omega",
+         "river", "mountain", "cloud", "stone", "forest", "ocean", "desert", "valley", "garden", "window",
+         "bridge", "castle", "market", "engine", "signal", "vector", "matrix", "tensor", "kernel", "cache",
+         "block", "router", "server", "client", "stream", "token", "prompt", "answer", "question", "reason",
+         "model", "layer", "weight")
 
 
 def metric(url: str, name: str) -> float:

@@ -41,8 +41,8 @@ class SharedState:
 class ClientCore:
     """Pure request preparation for one client configuration."""
 
-    __slots__ = ("_base_headers", "_bases", "_has_request_id", "config", "fleet", "retry", "roots", "several",
-                 "shared")
+    __slots__ = ("_base_headers", "_bases", "_has_request_id", "config", "fleet", "health_interval", "retry",
+                 "roots", "several", "shared")
 
     def __init__(self, config: ClientConfig, shared: SharedState | None = None) -> None:
         self.config = config
@@ -72,6 +72,7 @@ class ClientCore:
                 shared.observers = (shared.fleet, *shared.observers)
         self.fleet: Fleet = shared.fleet
         self.several = len(config.base_urls) > 1
+        self.health_interval = config.health_check_interval if self.several else None
 
     # -- calls and observers -------------------------------------------------------------
     @property

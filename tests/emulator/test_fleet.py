@@ -9,6 +9,7 @@ import asyncio
 import gc
 import random
 import threading
+import time
 import warnings
 from collections import Counter
 from collections.abc import Iterator
@@ -328,3 +329,28 @@ def test_ten_thousand_randomized_requests_sync(mocks: list[MockVllmServer]) -> N
         assert tally.outcomes["closed"] > total // 100 and tally.outcomes["abandoned"] > total // 100
     finally:
         client.close()
+
+
+def test_active_health_probe_brings_a_restarted_server_back_before_its_cooldown(make_api: Any) -> None:
+    first = MockVllmServer().start()
+    port = first.port
+    other = MockVllmServer().start()
+    api = make_api([first.base_url, other.base_url], max_retries=2, health_check_interval=0.05)
+    no_wait(api)
+    try:
+        first.stop()
+        for _ in range(8):  # 5 consecutive failures open its breaker (30 s cooldown)
+            api(api.client.chat.completions.create(messages=MESSAGES))
+        assert api.client.servers[0].state == "open"
+        again = MockVllmServer(port=port).start()
+        try:
+            deadline = time.monotonic() + 20
+            while api.client.servers[0].state != "closed" and time.monotonic() < deadline:
+                api(api.client.chat.completions.create(messages=MESSAGES))
+                time.sleep(0.02)
+            assert api.client.servers[0].state == "closed"  # long before the 30 s cooldown
+            assert again.requests_to("/health") and again.requests_to(CHAT)
+        finally:
+            again.stop()
+    finally:
+        other.stop()

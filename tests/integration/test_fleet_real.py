@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-import fleet_prefix  # noqa: E402
+import fleet_prefix
 
 pytestmark = pytest.mark.vllm
 

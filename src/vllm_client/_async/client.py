@@ -25,7 +25,7 @@ from .._protocol.deadlines import attempt_timeout
 from .._protocol.requests import RequestSpec, build_simple
 from .._protocol.types import RequestTiming
 from .._routing import Policy, ServerStatus
-from .._transport.async_http import AsyncResponse, AsyncTransport, sleep
+from .._transport.async_http import AsyncResponse, AsyncTransport, sleep, spawn
 from .anthropic import AsyncMessages
 from .audio import AsyncAudio
 from .chat import AsyncChat
@@ -250,6 +250,9 @@ class AsyncVllmClient(AsyncPoolingMixin, AsyncGenerateMixin, AsyncInvocationsMix
             while True:
                 attempt += 1
                 server = _server if _server is not None else core.pick_server(spec, tried)
+                if core.health_interval is not None:
+                    for due in core.fleet.probes_due(core.health_interval):
+                        spawn(self._health_probe, due)
                 call.attempt(server)
                 try:
                     limits = timeout
@@ -291,6 +294,18 @@ class AsyncVllmClient(AsyncPoolingMixin, AsyncGenerateMixin, AsyncInvocationsMix
         except BaseException as exc:
             call.end(exc)
             raise
+
+    async def _health_probe(self, server: int) -> None:
+        """``GET /health`` of one server, outside any call (``health_check_interval``)."""
+        url = self._core.roots[server] + "/health"
+        try:
+            response = await self._transport.send("GET", url, {"User-Agent": "vllm-client health"}, None,
+                                                  Timeout(connect=5, read=5))
+            await response.aread()
+            healthy = response.status == 200
+        except Exception:
+            healthy = False
+        self._core.fleet.probe_result(server, healthy)
 
     async def _request_json(self, spec: RequestSpec, _server: int | None = None) -> tuple[Any, RequestTiming]:
         """A non-streamed call: the decoded JSON body and its timing."""

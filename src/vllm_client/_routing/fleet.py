@@ -104,6 +104,7 @@ class Fleet:
         self.requests = [0] * n
         self.failures = [0] * n
         self.last_error: list[str | None] = [None] * n
+        self._probed_at = [float("-inf")] * n
         # Reentrant: an abandoned stream's end runs in the garbage collector, which can
         # start on this thread while it holds the lock (inside pick); a plain Lock deadlocks
         # there (found by the randomized 10,000-request test).
@@ -152,6 +153,27 @@ class Fleet:
         immediate = others and (is_load_shed(error) or
                                 (isinstance(error, APIConnectionError) and not isinstance(error, APIError)))
         return True, immediate
+
+    # -- active health probes (health_check_interval) ---------------------------------------
+    def probes_due(self, interval: float) -> list[int]:
+        """Servers not closed whose last active probe is ``interval`` old (each is then
+        marked probed: one probe per interval, whatever the traffic)."""
+        with self.lock:
+            now = self.clock()
+            due = [i for i, b in enumerate(self.breakers)
+                   if b.state != CLOSED and now - self._probed_at[i] >= interval]
+            for i in due:
+                self._probed_at[i] = now
+            return due
+
+    def probe_result(self, server: int, healthy: bool) -> None:
+        """An active ``/health`` probe answered: a healthy open server becomes half-open at
+        once (its next request is the one probe), instead of waiting out its cooldown."""
+        with self.lock:
+            breaker = self.breakers[server]
+            if healthy and breaker.state == OPEN:
+                breaker.reopen_at = self.clock()
+                breaker.refresh(breaker.reopen_at)
 
     # -- the observer -----------------------------------------------------------------------
     def call_started(self, call: Call) -> None:

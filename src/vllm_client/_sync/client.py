@@ -26,7 +26,7 @@ from .._protocol.deadlines import attempt_timeout
 from .._protocol.requests import RequestSpec, build_simple
 from .._protocol.types import RequestTiming
 from .._routing import Policy, ServerStatus
-from .._transport.sync_http import SyncResponse, SyncTransport, sleep
+from .._transport.sync_http import SyncResponse, SyncTransport, sleep, spawn
 from .anthropic import Messages
 from .audio import Audio
 from .chat import Chat
@@ -249,6 +249,9 @@ class VllmClient(PoolingMixin, GenerateMixin, InvocationsMixin):
             while True:
                 attempt += 1
                 server = _server if _server is not None else core.pick_server(spec, tried)
+                if core.health_interval is not None:
+                    for due in core.fleet.probes_due(core.health_interval):
+                        spawn(self._health_probe, due)
                 call.attempt(server)
                 try:
                     limits = timeout
@@ -290,6 +293,18 @@ class VllmClient(PoolingMixin, GenerateMixin, InvocationsMixin):
         except BaseException as exc:
             call.end(exc)
             raise
+
+    def _health_probe(self, server: int) -> None:
+        """``GET /health`` of one server, outside any call (``health_check_interval``)."""
+        url = self._core.roots[server] + "/health"
+        try:
+            response = self._transport.send("GET", url, {"User-Agent": "vllm-client health"}, None,
+                                                  Timeout(connect=5, read=5))
+            response.read()
+            healthy = response.status == 200
+        except Exception:
+            healthy = False
+        self._core.fleet.probe_result(server, healthy)
 
     def _request_json(self, spec: RequestSpec, _server: int | None = None) -> tuple[Any, RequestTiming]:
         """A non-streamed call: the decoded JSON body and its timing."""

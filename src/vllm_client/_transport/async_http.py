@@ -40,10 +40,20 @@ from .idle import limit_note
 from .proxies import proxies_from_env, proxy_auth, proxy_for
 from .tls import ssl_context
 
-__all__ = ["AsyncResponse", "AsyncTransport", "sleep"]
+__all__ = ["AsyncResponse", "AsyncTransport", "sleep", "spawn"]
 
 #: how the retry loop waits (a module attribute so the generated sync client gets time.sleep)
 sleep = asyncio.sleep
+
+_BACKGROUND: set[asyncio.Task[Any]] = set()
+
+
+def spawn(fn: Any, *args: Any) -> None:
+    """Run ``fn(*args)`` (a coroutine function) in the background (the health probes;
+    the sync twin starts a daemon thread)."""
+    task = asyncio.get_running_loop().create_task(fn(*args))
+    _BACKGROUND.add(task)
+    task.add_done_callback(_BACKGROUND.discard)
 
 #: seconds to wait, after a stream's last event, for the end of its body (see the sync transport)
 END_GRACE = 1.0

@@ -35,7 +35,7 @@ from .proxies import proxy_auth as _proxy_auth
 from .sync_chunked import ChunkedReader
 from .tls import ssl_context as _ssl_context
 
-__all__ = ["SyncResponse", "SyncTransport", "sleep"]
+__all__ = ["SyncResponse", "SyncTransport", "sleep", "spawn"]
 
 _Key = tuple[str, str, int, str | None]
 
@@ -47,6 +47,11 @@ _FINISH_LOCK = threading.Lock()
 
 #: how the retry loop waits (a module attribute so the generated sync client gets time.sleep)
 sleep = time.sleep
+
+
+def spawn(fn: Any, *args: Any) -> None:
+    """Run ``fn(*args)`` in a daemon thread (the health probes; see the async twin)."""
+    threading.Thread(target=fn, args=args, daemon=True, name="vllm-client-health").start()
 
 
 def _dropped(sock: socket.socket | None) -> bool:
