@@ -13,10 +13,12 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
+from ._call import Call, CallObserver
 from ._config import ClientConfig, Timeout, redact_url, server_root
 from ._json import dumps
 from ._protocol.requests import RequestSpec, new_request_id
 from ._retry import RetryPolicy
+from ._routing.fleet import Fleet, ServerStatus
 from ._version import __version__
 
 __all__ = ["ClientCore", "SharedState"]
@@ -26,18 +28,21 @@ USER_AGENT = f"vllm-client/{__version__} python/{'.'.join(map(str, sys.version_i
 
 class SharedState:
     """State shared by a client and its ``with_options`` copies: the served-model cache
-    (per server) and the round-robin cursor."""
+    (per server), the fleet (in-flight counts, breakers, routing) and the call observers
+    (see ``_call.py``)."""
 
     def __init__(self) -> None:
         self.models: dict[str, list[str]] = {}
-        self.cursor = 0
         self.lock = threading.Lock()
+        self.observers: tuple[CallObserver, ...] = ()
+        self.fleet: Fleet | None = None
 
 
 class ClientCore:
     """Pure request preparation for one client configuration."""
 
-    __slots__ = ("_base_headers", "_bases", "_has_request_id", "config", "retry", "roots", "shared")
+    __slots__ = ("_base_headers", "_bases", "_has_request_id", "config", "fleet", "health_interval", "retry",
+                 "roots", "several", "shared")
 
     def __init__(self, config: ClientConfig, shared: SharedState | None = None) -> None:
         self.config = config
@@ -60,16 +65,43 @@ class ClientCore:
         merge_headers(headers, config.headers)
         self._base_headers = headers
         self._has_request_id = _has_key(headers, "x-request-id")
+        shared = self.shared
+        with shared.lock:
+            if shared.fleet is None:  # one per client and its with_options copies: shared counts
+                shared.fleet = Fleet(config.base_urls, config.routing)
+                shared.observers = (shared.fleet, *shared.observers)
+        self.fleet: Fleet = shared.fleet
+        self.several = len(config.base_urls) > 1
+        self.health_interval = config.health_check_interval if self.several else None
+
+    # -- calls and observers -------------------------------------------------------------
+    @property
+    def observers(self) -> tuple[CallObserver, ...]:
+        """Who is told about every call's life (shared with ``with_options`` copies)."""
+        return self.shared.observers
+
+    def add_observer(self, observer: CallObserver) -> None:
+        """Tell ``observer`` about every call from now on (this client and its copies)."""
+        with self.shared.lock:
+            self.shared.observers = (*self.shared.observers, observer)
+
+    def remove_observer(self, observer: CallObserver) -> None:
+        with self.shared.lock:
+            self.shared.observers = tuple(o for o in self.shared.observers if o is not observer)
+
+    def new_call(self, spec: RequestSpec, request_id: str) -> Call:
+        return Call(self.shared.observers, spec, request_id, self.config.base_urls)
 
     # -- servers -------------------------------------------------------------------------
-    def pick_server(self) -> int:
-        """Index of the server for the next attempt: round robin, so a retry moves on."""
-        n = len(self.config.base_urls)
-        if n == 1:
+    def pick_server(self, spec: RequestSpec, tried: tuple[int, ...] = ()) -> int:
+        """Index of the server for the next attempt (the routing policy's choice; servers
+        this call already tried are avoided while others are left)."""
+        if not self.several:
             return 0
-        with self.shared.lock:
-            self.shared.cursor = (self.shared.cursor + 1) % n
-            return self.shared.cursor
+        return self.fleet.pick(spec, tried, self.config.headers)
+
+    def servers(self) -> list[ServerStatus]:
+        return self.fleet.statuses()
 
     def url(self, spec: RequestSpec, server: int = 0) -> str:
         base, query = self._bases[server]

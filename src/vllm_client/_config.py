@@ -246,6 +246,10 @@ class ClientConfig:
     trust_env: bool = True
     url_auth: str | None = field(default=None, repr=False)
     """``Authorization`` from credentials in the base URL(s); only used without ``api_key``."""
+    routing: Any = None
+    """``routing=``: a policy name or instance (``_routing/``); None: least_outstanding."""
+    health_check_interval: float | None = None
+    """Seconds between active ``/health`` probes of servers that are not closed (None: passive only)."""
 
     @property
     def base_url(self) -> str:

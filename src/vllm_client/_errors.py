@@ -50,6 +50,9 @@ __all__ = [
 
 
 class VllmError(Exception):
+    server: str | None = None
+    """Base URL of the server the failed attempt went to (None when no server was involved)."""
+
     """Base class of every error raised by vllm-client."""
 
     def __init__(self, message: str) -> None:

@@ -602,7 +602,7 @@ def test_url_several_servers() -> None:
     assert c.url(chat(), 0) == "http://a:1/v1/chat/completions"
     assert c.url(chat(), 1) == "http://b:2/v1/chat/completions"
     assert c.url(build_simple("GET", "/health", root=True), 1) == "http://b:2/health"
-    picks = {c.pick_server() for _ in range(4)}
+    picks = {c.pick_server(chat()) for _ in range(4)}
     assert picks == {0, 1}
 
 

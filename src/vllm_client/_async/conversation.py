@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._protocol.events import ChatStreamEvent
 from .._protocol.params import CHAT_FIELDS
-from .._protocol.requests import split_kwargs
+from .._protocol.requests import new_request_id, split_kwargs
 from .._protocol.types import ChatCompletion
 from ..messages import MediaSource, user
 
@@ -43,6 +43,8 @@ class AsyncConversation:
             if name in defaults:
                 raise TypeError(f"conversation() does not take {name!r}: the conversation sets it")
         self.client = client
+        #: sent as ``session_id`` on every turn: sticky server (session_affinity), X-Session-ID
+        self.session_id: str = str(defaults.pop("session_id", None) or f"conv-{new_request_id()}")
         self.system = system
         self.model = model
         self.keep_reasoning = keep_reasoning
@@ -74,7 +76,7 @@ class AsyncConversation:
     def fork(self) -> AsyncConversation:
         """An independent copy (same client, same defaults) to explore another branch."""
         other = AsyncConversation(self.client, system=self.system, model=self.model,
-                                  keep_reasoning=self.keep_reasoning, **self.defaults)
+                                  keep_reasoning=self.keep_reasoning, session_id=self.session_id, **self.defaults)
         other._messages = copy.deepcopy(self._messages)
         other.last_response = self.last_response
         return other
@@ -92,6 +94,7 @@ class AsyncConversation:
         params = {**self.defaults, **overrides}
         if self.model is not None:
             params.setdefault("model", self.model)
+        params.setdefault("session_id", self.session_id)
         return message, params
 
     def _record(self, message: dict[str, Any], response: ChatCompletion) -> None:

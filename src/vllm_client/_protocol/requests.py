@@ -93,6 +93,10 @@ def _options(options: Mapping[str, Any], spec: RequestSpec) -> RequestSpec:
             spec.body = {}
         spec.body.update(extra)
         translate_guided(spec.body)
+    # ``session_id`` (a field of vLLM's chat, completions and responses requests) also goes
+    # out as X-Session-ID: what gateways and our session_affinity routing read
+    if spec.body and "session_id" in spec.body and spec.body["session_id"] is not None:
+        spec.headers["X-Session-ID"] = str(spec.body["session_id"])
     return spec
 
 

@@ -79,11 +79,12 @@ class _RawView(RawJSON):
 @dataclass(slots=True)
 class RequestTiming:
     """Client-measured timing: wall-clock send time, seconds to the first response byte
-    (headers), and seconds for the whole call."""
+    (headers), and seconds for the whole call; ``server``: the base URL that answered."""
 
     sent_at: float
     first_byte_s: float
     total_s: float
+    server: str | None = None
 
 
 class Usage(_RawView):
@@ -396,6 +397,11 @@ class TimedResponse(ResponseFields, _RawView):
     def __init__(self, raw: dict[str, Any], timing: RequestTiming | None = None) -> None:
         self.raw = raw
         self.timing = timing
+
+    @property
+    def server(self) -> str | None:
+        """Base URL of the server that answered (several servers: which one the client chose)."""
+        return self.timing.server if self.timing is not None else None
 
 
 class _Timed(TimedResponse):

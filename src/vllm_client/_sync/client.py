@@ -11,7 +11,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from .._client_base import ClientCore
-from .._config import UNSET, ClientConfig, Limits, OnRetry, Timeout, TimeoutLike, check_max_retries
+from .._config import UNSET, ClientConfig, Limits, OnRetry, Timeout, TimeoutLike, check_max_retries, check_seconds
 from .._errors import (
     APIConnectionError,
     APIError,
@@ -25,7 +25,8 @@ from .._json import loads
 from .._protocol.deadlines import attempt_timeout
 from .._protocol.requests import RequestSpec, build_simple
 from .._protocol.types import RequestTiming
-from .._transport.sync_http import SyncResponse, SyncTransport, sleep
+from .._routing import Policy, ServerStatus
+from .._transport.sync_http import SyncResponse, SyncTransport, sleep, spawn
 from .anthropic import Messages
 from .audio import Audio
 from .chat import Chat
@@ -69,6 +70,8 @@ class VllmClient(PoolingMixin, GenerateMixin, InvocationsMixin):
         verify: bool | str = True,
         limits: Limits | None = None,
         trust_env: bool = True,
+        routing: str | Policy | None = None,
+        health_check_interval: float | None = None,
         _transport: SyncTransport | None = None,
         _core: ClientCore | None = None,
     ) -> None:
@@ -77,6 +80,9 @@ class VllmClient(PoolingMixin, GenerateMixin, InvocationsMixin):
                 base_url, api_key=api_key, timeout=timeout, max_retries=max_retries, headers=headers,
                 on_retry=on_retry, verify=verify, limits=limits, trust_env=trust_env,
             )
+            if routing is not None or health_check_interval is not None:
+                check_seconds("health_check_interval", health_check_interval, allow_none=True)
+                config = config.copy_with(routing=routing, health_check_interval=health_check_interval)
             _core = ClientCore(config)
         self._core = _core
         config = _core.config
@@ -110,6 +116,12 @@ class VllmClient(PoolingMixin, GenerateMixin, InvocationsMixin):
     def base_urls(self) -> tuple[str, ...]:
         """Every server this client talks to."""
         return self._core.config.base_urls
+
+    @property
+    def servers(self) -> list[ServerStatus]:
+        """Per server: URL, breaker state ("closed" / "open" / "half_open"), this client's
+        requests in flight, requests sent, failed attempts, and the last error's text."""
+        return self._core.servers()
 
     @property
     def api_key(self) -> str | None:
@@ -217,7 +229,11 @@ class VllmClient(PoolingMixin, GenerateMixin, InvocationsMixin):
 
     def _send(self, spec: RequestSpec, _server: int | None = None) -> tuple[SyncResponse, str, float, float]:
         """Send with retries until a success status arrives. Returns the open response,
-        the request id, the wall-clock send time and the perf_counter start."""
+        the request id, the wall-clock send time and the perf_counter start.
+
+        The call's lifecycle (``_call.py``) starts here; when this raises the call has
+        ended, when it returns the response carries the call (``response.call``) and whoever
+        reads the body ends it: ``_finish`` below, or the stream."""
         core = self._core
         headers, request_id = core.headers(spec)
         timeout = core.timeout(spec)
@@ -227,52 +243,88 @@ class VllmClient(PoolingMixin, GenerateMixin, InvocationsMixin):
         deadline = None if timeout.total is None else start + timeout.total
         attempt = 0
         body: bytes | None = None
-        while True:
-            attempt += 1
-            server = _server if _server is not None else core.pick_server()
-            try:
-                limits = timeout
-                if deadline is not None:
-                    remaining = deadline - time.perf_counter()
-                    if remaining <= 0:
-                        raise APITimeoutError(f"total timeout ({timeout.total:g}s) reached", retryable=False)
-                    limits = attempt_timeout(timeout, remaining)
-                self._resolve_model(spec, server, limits)
-                if body is None:
-                    body = core.body(spec)
-                url = core.url(spec, server)
-                response = self._transport.send(spec.method, url, headers, body, limits)
-                if response.status >= 400:
-                    data = response.read()
-                    failure = error_from_response(response.status, response.headers, data, request_id=request_id)
-                    failure.hint = hint_for(failure, spec.method, url, sent_api_key=_has_auth(headers))
-                    raise failure
-                return response, request_id, sent_at, start
-            except VllmError as error:
-                delay = core.retry.delay(attempt, error, rand=self._rand)
-                if delay is None:
-                    if isinstance(error, APIConnectionError):  # timeouts, refused connections: say which call
-                        error.with_context(f"{spec.method} {spec.path}: ", f" (after {attempt} attempt(s))")
-                    raise
-                if deadline is not None and time.perf_counter() + delay >= deadline:
-                    raise APITimeoutError(f"{spec.method} {spec.path}: total timeout ({timeout.total:g}s) reached "
-                                          f"after {attempt} attempt(s); last error: {error}") from error
-                if on_retry is not None:
-                    on_retry(attempt, error, delay)
-                self._sleep(delay)
+        call = core.new_call(spec, request_id)
+        tried: tuple[int, ...] = ()
+        try:
+            while True:
+                attempt += 1
+                server = _server if _server is not None else core.pick_server(spec, tried)
+                if core.health_interval is not None:
+                    for due in core.fleet.probes_due(core.health_interval):
+                        spawn(self._health_probe, due)
+                call.attempt(server)
+                try:
+                    limits = timeout
+                    if deadline is not None:
+                        remaining = deadline - time.perf_counter()
+                        if remaining <= 0:
+                            raise APITimeoutError(f"total timeout ({timeout.total:g}s) reached", retryable=False)
+                        limits = attempt_timeout(timeout, remaining)
+                    self._resolve_model(spec, server, limits)
+                    if body is None:
+                        body = core.body(spec)
+                    url = core.url(spec, server)
+                    response = self._transport.send(spec.method, url, headers, body, limits)
+                    if response.status >= 400:
+                        data = response.read()
+                        failure = error_from_response(response.status, response.headers, data, request_id=request_id)
+                        failure.hint = hint_for(failure, spec.method, url, sent_api_key=_has_auth(headers))
+                        raise failure
+                    response.call = call
+                    return response, request_id, sent_at, start
+                except VllmError as error:
+                    error.server = core.config.base_urls[server]
+                    delay = core.retry.delay(attempt, error, rand=self._rand)
+                    if delay is not None and core.several and _server is None:
+                        allowed, at_once = core.fleet.retry_now(error, server, tried)  # the retry budget
+                        delay = None if not allowed else 0.0 if at_once else delay
+                        tried = (*tried, server)
+                    if delay is None:
+                        if isinstance(error, APIConnectionError):  # timeouts, refused connections: say which call
+                            error.with_context(f"{spec.method} {spec.path}: ", f" (after {attempt} attempt(s))")
+                        raise
+                    call.attempt_failed(error)
+                    if deadline is not None and time.perf_counter() + delay >= deadline:
+                        raise APITimeoutError(f"{spec.method} {spec.path}: total timeout ({timeout.total:g}s) "
+                                              f"reached after {attempt} attempt(s); last error: {error}") from error
+                    if on_retry is not None:
+                        on_retry(attempt, error, delay)
+                    self._sleep(delay)
+        except BaseException as exc:
+            call.end(exc)
+            raise
+
+    def _health_probe(self, server: int) -> None:
+        """``GET /health`` of one server, outside any call (``health_check_interval``)."""
+        url = self._core.roots[server] + "/health"
+        try:
+            response = self._transport.send("GET", url, {"User-Agent": "vllm-client health"}, None,
+                                                  Timeout(connect=5, read=5))
+            response.read()
+            healthy = response.status == 200
+        except Exception:
+            healthy = False
+        self._core.fleet.probe_result(server, healthy)
 
     def _request_json(self, spec: RequestSpec, _server: int | None = None) -> tuple[Any, RequestTiming]:
         """A non-streamed call: the decoded JSON body and its timing."""
         response, request_id, sent_at, start = self._send(spec, _server)
         first_byte = time.perf_counter() - start
-        data = _read_body(response, spec)
-        timing = RequestTiming(sent_at, first_byte, time.perf_counter() - start)
+        call = response.call
         try:
-            return loads(data), timing
-        except ValueError:
-            excerpt = data[:200].decode("utf-8", "replace")
-            raise ResponseParseError(f"expected JSON from {spec.path}, got {excerpt!r} "
-                                     f"(request_id={request_id})") from None
+            data = _read_body(response, spec)
+            timing = RequestTiming(sent_at, first_byte, time.perf_counter() - start, call.server_url)
+            try:
+                decoded = loads(data)
+            except ValueError:
+                excerpt = data[:200].decode("utf-8", "replace")
+                raise ResponseParseError(f"expected JSON from {spec.path}, got {excerpt!r} "
+                                         f"(request_id={request_id})") from None
+        except BaseException as exc:
+            call.end(exc)
+            raise
+        call.end()
+        return decoded, timing
 
     def _request_raw(self, path: str, body: dict[str, Any], timeout: Timeout | None = None,
                            *, model: bool = True) -> tuple[int, str, bytes]:
@@ -288,14 +340,28 @@ class VllmClient(PoolingMixin, GenerateMixin, InvocationsMixin):
             if error.raw_body is None:
                 raise
             return error.status_code, error.request_id or "", error.raw_body
-        return response.status, request_id, response.read()
+        call = response.call
+        try:
+            data = response.read()
+        except BaseException as exc:
+            call.end(exc)
+            raise
+        call.end()
+        return response.status, request_id, data
 
     def _request_bytes(self, spec: RequestSpec) -> tuple[bytes, dict[str, str], RequestTiming]:
         """A non-streamed call returning the raw body (plain-text endpoints)."""
         response, _, sent_at, start = self._send(spec)
         first_byte = time.perf_counter() - start
-        data = _read_body(response, spec)
-        return data, response.headers, RequestTiming(sent_at, first_byte, time.perf_counter() - start)
+        call = response.call
+        try:
+            data = _read_body(response, spec)
+        except BaseException as exc:
+            call.end(exc)
+            raise
+        call.end()
+        return data, response.headers, RequestTiming(sent_at, first_byte, time.perf_counter() - start,
+                                                     call.server_url)
 
 
 def _read_body(response: SyncResponse, spec: RequestSpec) -> bytes:

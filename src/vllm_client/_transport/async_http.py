@@ -40,10 +40,20 @@ from .idle import limit_note
 from .proxies import proxies_from_env, proxy_auth, proxy_for
 from .tls import ssl_context
 
-__all__ = ["AsyncResponse", "AsyncTransport", "sleep"]
+__all__ = ["AsyncResponse", "AsyncTransport", "sleep", "spawn"]
 
 #: how the retry loop waits (a module attribute so the generated sync client gets time.sleep)
 sleep = asyncio.sleep
+
+_BACKGROUND: set[asyncio.Task[Any]] = set()
+
+
+def spawn(fn: Any, *args: Any) -> None:
+    """Run ``fn(*args)`` (a coroutine function) in the background (the health probes;
+    the sync twin starts a daemon thread)."""
+    task = asyncio.get_running_loop().create_task(fn(*args))
+    _BACKGROUND.add(task)
+    task.add_done_callback(_BACKGROUND.discard)
 
 #: seconds to wait, after a stream's last event, for the end of its body (see the sync transport)
 END_GRACE = 1.0
@@ -57,7 +67,7 @@ class AsyncResponse:
     """An answer whose body is read on demand. Reading to the end releases the connection
     to the pool; ``aclose()`` before the end closes it (vLLM then aborts the generation)."""
 
-    __slots__ = ("_conn", "_ending", "_pool", "_read_limit", "closed", "headers", "status")
+    __slots__ = ("_conn", "_ending", "_pool", "_read_limit", "call", "closed", "headers", "status")
 
     def __init__(self, pool: Pool, conn: Connection, read_limit: float | None) -> None:
         reader = conn.reader
@@ -70,6 +80,7 @@ class AsyncResponse:
         self.closed = False
         self._ending = False
         pool.answers += 1
+        self.call: Any = None  # the call this answer belongs to (set by the retry loop, see _call.py)
 
     async def aread(self) -> bytes:
         conn = self._conn

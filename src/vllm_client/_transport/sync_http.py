@@ -35,7 +35,7 @@ from .proxies import proxy_auth as _proxy_auth
 from .sync_chunked import ChunkedReader
 from .tls import ssl_context as _ssl_context
 
-__all__ = ["SyncResponse", "SyncTransport", "sleep"]
+__all__ = ["SyncResponse", "SyncTransport", "sleep", "spawn"]
 
 _Key = tuple[str, str, int, str | None]
 
@@ -47,6 +47,11 @@ _FINISH_LOCK = threading.Lock()
 
 #: how the retry loop waits (a module attribute so the generated sync client gets time.sleep)
 sleep = time.sleep
+
+
+def spawn(fn: Any, *args: Any) -> None:
+    """Run ``fn(*args)`` in a daemon thread (the health probes; see the async twin)."""
+    threading.Thread(target=fn, args=args, daemon=True, name="vllm-client-health").start()
 
 
 def _dropped(sock: socket.socket | None) -> bool:
@@ -119,7 +124,7 @@ class SyncResponse:
     connection to the pool; ``close()`` before the end closes the connection (which makes
     vLLM abort the generation) and frees the pool slot."""
 
-    __slots__ = ("_conn", "_done", "_ending", "_headers", "_key", "_pool", "_read_limit", "_resp", "status")
+    __slots__ = ("_conn", "_done", "_ending", "_headers", "_key", "_pool", "_read_limit", "_resp", "call", "status")
 
     def __init__(self, pool: _Pool, key: _Key, conn: http.client.HTTPConnection,
                  resp: http.client.HTTPResponse, read_limit: float | None = None) -> None:
@@ -132,6 +137,7 @@ class SyncResponse:
         self._headers: dict[str, str] | None = None
         self._done = False
         self._ending = False
+        self.call: Any = None  # the call this answer belongs to (set by the retry loop, see _call.py)
 
     @property
     def headers(self) -> dict[str, str]:
@@ -238,7 +244,10 @@ class SyncResponse:
             self._pool.give_back(self._key, self._conn)
         else:
             _shutdown(self._conn)
-            self._conn.close()
+            try:
+                self._conn.close()
+            except ValueError:  # collected in one cycle with its stream: http.client's file went first
+                pass
         self._pool.release_slot()
 
     def close(self) -> None:

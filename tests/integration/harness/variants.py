@@ -80,6 +80,13 @@ VARIANTS: dict[str, Variant] = {
         ),
         Variant("bench", "benchmarks/bench_agreement.py: no prefix cache, so every run of the same prompts costs "
                 "the server the same", ("--no-enable-prefix-caching",)),
+        Variant(
+            "fleet",
+            "client-side routing proof: a small prefix cache (28 blocks of 128 tokens) and cached_tokens in usage",
+            ("--num-gpu-blocks-override", "28", "--enable-prompt-tokens-details"),
+        ),
+        Variant("fleet2", "the second server of the routing proof (same flags as fleet)",
+                ("--num-gpu-blocks-override", "28", "--enable-prompt-tokens-details")),
         Variant("embed", "embeddings, /pooling, /score, /rerank", (*_POOLING, "embed")),
         Variant("classify", "/classify", (*_POOLING, "classify")),
         Variant(
