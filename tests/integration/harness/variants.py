@@ -10,6 +10,7 @@ cache size. Examples of rows to come: ``Variant("lora", "...", ("--enable-lora",
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -45,6 +46,10 @@ class Variant:
 _SO = ("--structured-outputs-config", _json_arg({"backend": "xgrammar", "disable_any_whitespace": True}))
 _POOLING = ("--runner", "pooling", "--convert")
 
+#: where the "otel" variant exports its spans (OTLP/HTTP): the receiver test_tracing_real.py runs
+OTLP_PORT = int(os.environ.get("VLLM_IT_OTLP_PORT", "4318"))
+OTLP_ENDPOINT = f"http://127.0.0.1:{OTLP_PORT}/v1/traces"
+
 VARIANTS: dict[str, Variant] = {
     v.name: v
     for v in (
@@ -77,6 +82,14 @@ VARIANTS: dict[str, Variant] = {
             # must fit one batch
             ("--max-model-len", "16", "--max-num-batched-tokens", "2048"),
             model="whisper",
+        ),
+        Variant(
+            "otel",
+            "OpenTelemetry: llm_request spans exported over OTLP/HTTP to a loopback receiver (VLLM_IT_OTLP_PORT)",
+            ("--otlp-traces-endpoint", OTLP_ENDPOINT),
+            # vLLM's default exporter is OTLP/gRPC; 100 ms batches so the test's wait is short
+            env=MappingProxyType({"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "http/protobuf", "OTEL_BSP_SCHEDULE_DELAY": "100",
+                                  "OTEL_SERVICE_NAME": "vllm-server"}),
         ),
         Variant("embed", "embeddings, /pooling, /score, /rerank", (*_POOLING, "embed")),
         Variant("classify", "/classify", (*_POOLING, "classify")),
