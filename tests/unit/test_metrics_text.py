@@ -86,3 +86,14 @@ def test_generated_exposition(samples: list[tuple[str, dict[str, str], float]]) 
 def test_malformed_lines_are_skipped() -> None:
     text = 'ok 1\nbroken{a="x" 2\nnovalue{a="x"}\nbad 1.2.3\n# HELP x y\nfine{a="q\\"z"} 3 1700000000\n'
     assert parse_samples(text) == [("ok", {}, 1.0), ("fine", {"a": 'q"z'}, 3.0)]
+
+
+def test_emulator_series_are_real_ones() -> None:
+    """Every series the emulator serves exists in the real scrape: same names, labels, buckets."""
+    path = FIXTURES / "metrics_full.json"
+    real = {(name, tuple(sorted(labels.items()))) for name, labels, _ in parse_samples(
+        json.loads(path.read_text())["response"]["body"])}
+    ours = {(name, tuple(sorted(labels.items()))) for name, labels, _ in parse_samples(
+        EngineMetrics(8).render(["tiny"], 0).decode())}
+    assert ours <= real, ours - real
+    assert len(ours) > 90

@@ -26,7 +26,7 @@ TIME_TO_FIRST_TOKEN_BUCKETS = (0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 
 INTER_TOKEN_LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
                                20.0, 40.0, 80.0)
 BLOCK_SIZE = 16
-REASONS = ("abort", "error", "length", "repetition", "stop")
+REASONS = ("stop", "length", "abort", "error", "repetition")  # vLLM's order
 
 _COUNTERS = {
     "prefix_cache_queries": "Prefix cache queries, in terms of number of queried tokens.",
@@ -132,6 +132,9 @@ class EngineMetrics:
         for m in models:
             rows.extend(f"vllm:request_success_total{{{labels(m, finished_reason=r)}}} "
                         f"{self.success.get((m, r), 0.0)!r}" for r in REASONS)
+        head("request_success_created", "gauge", "Count of successfully processed requests.")
+        for m in models:
+            rows.extend(f"vllm:request_success_created{{{labels(m, finished_reason=r)}}} {created}" for r in REASONS)
         for name, (text, bounds) in _HISTOGRAMS.items():
             head(name, "histogram", text)
             for m in models:
