@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
+from ._call import Call, CallObserver
 from ._config import ClientConfig, Timeout, redact_url, server_root
 from ._json import dumps
 from ._protocol.requests import RequestSpec, new_request_id
@@ -26,12 +27,13 @@ USER_AGENT = f"vllm-client/{__version__} python/{'.'.join(map(str, sys.version_i
 
 class SharedState:
     """State shared by a client and its ``with_options`` copies: the served-model cache
-    (per server) and the round-robin cursor."""
+    (per server), the round-robin cursor and the call observers (see ``_call.py``)."""
 
     def __init__(self) -> None:
         self.models: dict[str, list[str]] = {}
         self.cursor = 0
         self.lock = threading.Lock()
+        self.observers: tuple[CallObserver, ...] = ()
 
 
 class ClientCore:
@@ -60,6 +62,24 @@ class ClientCore:
         merge_headers(headers, config.headers)
         self._base_headers = headers
         self._has_request_id = _has_key(headers, "x-request-id")
+
+    # -- calls and observers -------------------------------------------------------------
+    @property
+    def observers(self) -> tuple[CallObserver, ...]:
+        """Who is told about every call's life (shared with ``with_options`` copies)."""
+        return self.shared.observers
+
+    def add_observer(self, observer: CallObserver) -> None:
+        """Tell ``observer`` about every call from now on (this client and its copies)."""
+        with self.shared.lock:
+            self.shared.observers = (*self.shared.observers, observer)
+
+    def remove_observer(self, observer: CallObserver) -> None:
+        with self.shared.lock:
+            self.shared.observers = tuple(o for o in self.shared.observers if o is not observer)
+
+    def new_call(self, spec: RequestSpec, request_id: str) -> Call:
+        return Call(self.shared.observers, spec, request_id, self.config.base_urls)
 
     # -- servers -------------------------------------------------------------------------
     def pick_server(self) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 __all__ = ["StreamMetrics"]
@@ -25,6 +26,8 @@ class StreamMetrics:
     completion_tokens: int | None = None
     _last: float = field(default=0.0, repr=False)
     _tokens: int = field(default=0, repr=False)
+    #: told once, at the first token (the call lifecycle's ``first_token``; None: nobody)
+    on_first_token: Callable[[], None] | None = field(default=None, repr=False, compare=False)
 
     def tokens(self, now: float, count: int = 1) -> None:
         """``count`` token chunks arrived together at ``now`` (one socket read): the first
@@ -34,6 +37,8 @@ class StreamMetrics:
         self._tokens += count
         if self.ttft_s is None:
             self.ttft_s = now - self.started
+            if self.on_first_token is not None:
+                self.on_first_token()
         else:
             self.itl_s.append(now - self._last)
         if count > 1:

@@ -15,6 +15,7 @@ from typing import Any, Generic, TypeVar
 
 from typing_extensions import Self
 
+from .._call import Call, end_with
 from .._config import Timeout
 from .._errors import APIConnectionError, APITimeoutError
 from .._protocol.deadlines import StreamDeadlines
@@ -47,6 +48,11 @@ class AsyncStream(Generic[E, F]):
         self._finished = False
         self._closing = False
         self._final: F | None = None
+        # The call's lifecycle (``_call.py``) ends with the stream; its first token is told
+        # by the metrics' first-token branch (once per stream, nothing per chunk).
+        self._call: Call | None = getattr(response, "call", None)
+        if self._call is not None and self._call.observers:
+            self._metrics.on_first_token = self._call.first_token
 
     @property
     def status_code(self) -> int:
@@ -79,6 +85,7 @@ class AsyncStream(Generic[E, F]):
         deadlines = self._deadlines
         timed = deadlines.active
         perf = time.perf_counter
+        failure: BaseException | None = None
         try:
             try:
                 async for data in response.aiter_bytes(deadlines if timed else None, self._timeout.read):
@@ -104,12 +111,21 @@ class AsyncStream(Generic[E, F]):
                 raise decoder.broken(exc) from exc
             if not self._closing:
                 decoder.close()  # raises StreamError when the stream ended before [DONE]
+        except BaseException as exc:
+            failure = exc
+            raise
         finally:
             self._finished = True
             response.close_now()
             self._final = _settled(decoder)  # assembled once: the metrics and final() share it
             usage = getattr(self._final, "usage", None)
             metrics.finish(perf(), decoder.chunks, usage.completion_tokens if usage is not None else None)
+            call = self._call
+            if call is not None:
+                if failure is None:
+                    call.end(None, "closed" if self._closing and not decoder.done else "ok")
+                else:
+                    end_with(call, failure)
 
     async def aclose(self) -> None:
         """Stop reading: the connection is closed, which makes vLLM abort the generation.
@@ -117,8 +133,11 @@ class AsyncStream(Generic[E, F]):
         self._closing = True
         self.response.close_now()
         iterator = self._iterator
-        if iterator is not None and not _running(iterator):
+        running = iterator is not None and _running(iterator)
+        if iterator is not None and not running:
             await iterator.aclose()  # type: ignore[attr-defined]
+        if not running and self._call is not None:
+            self._call.end(None, "closed")  # never iterated (or never started): end it here
 
     close = aclose
 
@@ -138,6 +157,9 @@ class AsyncStream(Generic[E, F]):
             warnings.warn(f"{type(self).__name__} {self.request_id} was garbage-collected before it was read to the "
                           "end or closed; use `async with stream:` or `await stream.aclose()` (vLLM generates until "
                           "the connection closes)", ResourceWarning, source=self, stacklevel=2)
+        call = getattr(self, "_call", None)
+        if call is not None:
+            call.end(None, "abandoned")
 
     async def until_done(self) -> None:
         """Read the stream to its end (events are still assembled for ``final()``)."""

@@ -217,7 +217,11 @@ class VllmClient(PoolingMixin, GenerateMixin, InvocationsMixin):
 
     def _send(self, spec: RequestSpec, _server: int | None = None) -> tuple[SyncResponse, str, float, float]:
         """Send with retries until a success status arrives. Returns the open response,
-        the request id, the wall-clock send time and the perf_counter start."""
+        the request id, the wall-clock send time and the perf_counter start.
+
+        The call's lifecycle (``_call.py``) starts here; when this raises the call has
+        ended, when it returns the response carries the call (``response.call``) and whoever
+        reads the body ends it: ``_finish`` below, or the stream."""
         core = self._core
         headers, request_id = core.headers(spec)
         timeout = core.timeout(spec)
@@ -227,52 +231,67 @@ class VllmClient(PoolingMixin, GenerateMixin, InvocationsMixin):
         deadline = None if timeout.total is None else start + timeout.total
         attempt = 0
         body: bytes | None = None
-        while True:
-            attempt += 1
-            server = _server if _server is not None else core.pick_server()
-            try:
-                limits = timeout
-                if deadline is not None:
-                    remaining = deadline - time.perf_counter()
-                    if remaining <= 0:
-                        raise APITimeoutError(f"total timeout ({timeout.total:g}s) reached", retryable=False)
-                    limits = attempt_timeout(timeout, remaining)
-                self._resolve_model(spec, server, limits)
-                if body is None:
-                    body = core.body(spec)
-                url = core.url(spec, server)
-                response = self._transport.send(spec.method, url, headers, body, limits)
-                if response.status >= 400:
-                    data = response.read()
-                    failure = error_from_response(response.status, response.headers, data, request_id=request_id)
-                    failure.hint = hint_for(failure, spec.method, url, sent_api_key=_has_auth(headers))
-                    raise failure
-                return response, request_id, sent_at, start
-            except VllmError as error:
-                delay = core.retry.delay(attempt, error, rand=self._rand)
-                if delay is None:
-                    if isinstance(error, APIConnectionError):  # timeouts, refused connections: say which call
-                        error.with_context(f"{spec.method} {spec.path}: ", f" (after {attempt} attempt(s))")
-                    raise
-                if deadline is not None and time.perf_counter() + delay >= deadline:
-                    raise APITimeoutError(f"{spec.method} {spec.path}: total timeout ({timeout.total:g}s) reached "
-                                          f"after {attempt} attempt(s); last error: {error}") from error
-                if on_retry is not None:
-                    on_retry(attempt, error, delay)
-                self._sleep(delay)
+        call = core.new_call(spec, request_id)
+        try:
+            while True:
+                attempt += 1
+                server = _server if _server is not None else core.pick_server()
+                call.attempt(server)
+                try:
+                    limits = timeout
+                    if deadline is not None:
+                        remaining = deadline - time.perf_counter()
+                        if remaining <= 0:
+                            raise APITimeoutError(f"total timeout ({timeout.total:g}s) reached", retryable=False)
+                        limits = attempt_timeout(timeout, remaining)
+                    self._resolve_model(spec, server, limits)
+                    if body is None:
+                        body = core.body(spec)
+                    url = core.url(spec, server)
+                    response = self._transport.send(spec.method, url, headers, body, limits)
+                    if response.status >= 400:
+                        data = response.read()
+                        failure = error_from_response(response.status, response.headers, data, request_id=request_id)
+                        failure.hint = hint_for(failure, spec.method, url, sent_api_key=_has_auth(headers))
+                        raise failure
+                    response.call = call
+                    return response, request_id, sent_at, start
+                except VllmError as error:
+                    delay = core.retry.delay(attempt, error, rand=self._rand)
+                    if delay is None:
+                        if isinstance(error, APIConnectionError):  # timeouts, refused connections: say which call
+                            error.with_context(f"{spec.method} {spec.path}: ", f" (after {attempt} attempt(s))")
+                        raise
+                    call.attempt_failed(error)
+                    if deadline is not None and time.perf_counter() + delay >= deadline:
+                        raise APITimeoutError(f"{spec.method} {spec.path}: total timeout ({timeout.total:g}s) "
+                                              f"reached after {attempt} attempt(s); last error: {error}") from error
+                    if on_retry is not None:
+                        on_retry(attempt, error, delay)
+                    self._sleep(delay)
+        except BaseException as exc:
+            call.end(exc)
+            raise
 
     def _request_json(self, spec: RequestSpec, _server: int | None = None) -> tuple[Any, RequestTiming]:
         """A non-streamed call: the decoded JSON body and its timing."""
         response, request_id, sent_at, start = self._send(spec, _server)
         first_byte = time.perf_counter() - start
-        data = _read_body(response, spec)
-        timing = RequestTiming(sent_at, first_byte, time.perf_counter() - start)
+        call = response.call
         try:
-            return loads(data), timing
-        except ValueError:
-            excerpt = data[:200].decode("utf-8", "replace")
-            raise ResponseParseError(f"expected JSON from {spec.path}, got {excerpt!r} "
-                                     f"(request_id={request_id})") from None
+            data = _read_body(response, spec)
+            timing = RequestTiming(sent_at, first_byte, time.perf_counter() - start)
+            try:
+                decoded = loads(data)
+            except ValueError:
+                excerpt = data[:200].decode("utf-8", "replace")
+                raise ResponseParseError(f"expected JSON from {spec.path}, got {excerpt!r} "
+                                         f"(request_id={request_id})") from None
+        except BaseException as exc:
+            call.end(exc)
+            raise
+        call.end()
+        return decoded, timing
 
     def _request_raw(self, path: str, body: dict[str, Any], timeout: Timeout | None = None,
                            *, model: bool = True) -> tuple[int, str, bytes]:
@@ -288,13 +307,26 @@ class VllmClient(PoolingMixin, GenerateMixin, InvocationsMixin):
             if error.raw_body is None:
                 raise
             return error.status_code, error.request_id or "", error.raw_body
-        return response.status, request_id, response.read()
+        call = response.call
+        try:
+            data = response.read()
+        except BaseException as exc:
+            call.end(exc)
+            raise
+        call.end()
+        return response.status, request_id, data
 
     def _request_bytes(self, spec: RequestSpec) -> tuple[bytes, dict[str, str], RequestTiming]:
         """A non-streamed call returning the raw body (plain-text endpoints)."""
         response, _, sent_at, start = self._send(spec)
         first_byte = time.perf_counter() - start
-        data = _read_body(response, spec)
+        call = response.call
+        try:
+            data = _read_body(response, spec)
+        except BaseException as exc:
+            call.end(exc)
+            raise
+        call.end()
         return data, response.headers, RequestTiming(sent_at, first_byte, time.perf_counter() - start)
 
 

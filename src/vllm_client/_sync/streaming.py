@@ -16,6 +16,7 @@ from typing import Any, Generic, TypeVar
 
 from typing_extensions import Self
 
+from .._call import Call, end_with
 from .._config import Timeout
 from .._errors import APIConnectionError, APITimeoutError
 from .._protocol.deadlines import StreamDeadlines
@@ -48,6 +49,11 @@ class Stream(Generic[E, F]):
         self._finished = False
         self._closing = False
         self._final: F | None = None
+        # The call's lifecycle (``_call.py``) ends with the stream; its first token is told
+        # by the metrics' first-token branch (once per stream, nothing per chunk).
+        self._call: Call | None = getattr(response, "call", None)
+        if self._call is not None and self._call.observers:
+            self._metrics.on_first_token = self._call.first_token
 
     @property
     def status_code(self) -> int:
@@ -80,6 +86,7 @@ class Stream(Generic[E, F]):
         deadlines = self._deadlines
         timed = deadlines.active
         perf = time.perf_counter
+        failure: BaseException | None = None
         try:
             try:
                 for data in response.iter_bytes(deadlines if timed else None, self._timeout.read):
@@ -105,12 +112,21 @@ class Stream(Generic[E, F]):
                 raise decoder.broken(exc) from exc
             if not self._closing:
                 decoder.close()  # raises StreamError when the stream ended before [DONE]
+        except BaseException as exc:
+            failure = exc
+            raise
         finally:
             self._finished = True
             response.close_now()
             self._final = _settled(decoder)  # assembled once: the metrics and final() share it
             usage = getattr(self._final, "usage", None)
             metrics.finish(perf(), decoder.chunks, usage.completion_tokens if usage is not None else None)
+            call = self._call
+            if call is not None:
+                if failure is None:
+                    call.end(None, "closed" if self._closing and not decoder.done else "ok")
+                else:
+                    end_with(call, failure)
 
     def close(self) -> None:
         """Stop reading: the connection is closed, which makes vLLM abort the generation.
@@ -118,8 +134,11 @@ class Stream(Generic[E, F]):
         self._closing = True
         self.response.close_now()
         iterator = self._iterator
-        if iterator is not None and not _running(iterator):
+        running = iterator is not None and _running(iterator)
+        if iterator is not None and not running:
             iterator.close()  # type: ignore[attr-defined]
+        if not running and self._call is not None:
+            self._call.end(None, "closed")  # never iterated (or never started): end it here
 
     def __enter__(self) -> Self:
         return self
@@ -137,6 +156,9 @@ class Stream(Generic[E, F]):
             warnings.warn(f"{type(self).__name__} {self.request_id} was garbage-collected before it was read to the "
                           "end or closed; use `with stream:` or `stream.close()` (vLLM generates until "
                           "the connection closes)", ResourceWarning, source=self, stacklevel=2)
+        call = getattr(self, "_call", None)
+        if call is not None:
+            call.end(None, "abandoned")
 
     def until_done(self) -> None:
         """Read the stream to its end (events are still assembled for ``final()``)."""

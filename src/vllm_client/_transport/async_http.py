@@ -57,7 +57,7 @@ class AsyncResponse:
     """An answer whose body is read on demand. Reading to the end releases the connection
     to the pool; ``aclose()`` before the end closes it (vLLM then aborts the generation)."""
 
-    __slots__ = ("_conn", "_ending", "_pool", "_read_limit", "closed", "headers", "status")
+    __slots__ = ("_conn", "_ending", "_pool", "_read_limit", "call", "closed", "headers", "status")
 
     def __init__(self, pool: Pool, conn: Connection, read_limit: float | None) -> None:
         reader = conn.reader
@@ -70,6 +70,7 @@ class AsyncResponse:
         self.closed = False
         self._ending = False
         pool.answers += 1
+        self.call: Any = None  # the call this answer belongs to (set by the retry loop, see _call.py)
 
     async def aread(self) -> bytes:
         conn = self._conn

@@ -119,7 +119,7 @@ class SyncResponse:
     connection to the pool; ``close()`` before the end closes the connection (which makes
     vLLM abort the generation) and frees the pool slot."""
 
-    __slots__ = ("_conn", "_done", "_ending", "_headers", "_key", "_pool", "_read_limit", "_resp", "status")
+    __slots__ = ("_conn", "_done", "_ending", "_headers", "_key", "_pool", "_read_limit", "_resp", "call", "status")
 
     def __init__(self, pool: _Pool, key: _Key, conn: http.client.HTTPConnection,
                  resp: http.client.HTTPResponse, read_limit: float | None = None) -> None:
@@ -132,6 +132,7 @@ class SyncResponse:
         self._headers: dict[str, str] | None = None
         self._done = False
         self._ending = False
+        self.call: Any = None  # the call this answer belongs to (set by the retry loop, see _call.py)
 
     @property
     def headers(self) -> dict[str, str]:
