@@ -141,7 +141,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     leaks = [(s, r) for r in _SECRET_RECORDS for s in secrets if s in r]
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:
-        reporter.ensure_newline()
+        reporter.write_line("")
     if leaks:
         if reporter is not None:
             reporter.write_line(f"SECRET SCAN: {len(leaks)} log record(s) contain an API key, e.g.:", red=True)

@@ -33,6 +33,7 @@ from collections.abc import Mapping
 from ._config import redact_url
 
 __all__ = [
+    "DEBUG",
     "LOG_ENV",
     "breaker_opened",
     "configure_from_env",
@@ -51,17 +52,18 @@ http_log = logging.getLogger("vllm_client.http")
 retry_log = logging.getLogger("vllm_client.retry")
 fleet_log = logging.getLogger("vllm_client.fleet")
 
-_DEBUG = logging.DEBUG
+DEBUG = _DEBUG = logging.DEBUG
 _INFO = logging.INFO
 
 
-def log_attempt(method: str, url: str, status: int | None, request_id: str, server: str | None,
-                duration_s: float, error: BaseException | None = None) -> None:
-    """One HTTP attempt, at DEBUG (``status`` None: no answer, ``error`` says why)."""
+def log_attempt(method: str, url: str, status: int | None, request_id: str, duration_s: float,
+                error: BaseException | None = None) -> None:
+    """One HTTP attempt, at DEBUG (``status`` None: no answer, ``error`` says why); ``duration_s``
+    until the answer's head (or the failure)."""
     if not http_log.isEnabledFor(_DEBUG):
         return
     where = redact_url(url)
-    host = redact_url(server) if server else None
+    host = where.split("/", 3)[2] if where.count("/") >= 2 else where
     outcome = f"failed: {_reason(error)}" if status is None else str(status)
     http_log.debug("%s %s -> %s (request_id=%s, %.1f ms)", method, where, outcome, request_id, duration_s * 1000,
                    extra={"request_id": request_id, "status": status, "duration_s": duration_s, "server": host,
@@ -118,3 +120,6 @@ def configure_from_env(env: Mapping[str, str] | None = None) -> None:
         handler.setFormatter(logging.Formatter(FORMAT))
         root_log.addHandler(handler)
     root_log.setLevel(level)
+
+
+configure_from_env()  # the application asked through the environment (read once, at import)

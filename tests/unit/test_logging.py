@@ -38,8 +38,8 @@ def test_env_switch_installs_one_stderr_handler(monkeypatch: pytest.MonkeyPatch)
 def test_records_carry_no_credentials(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG, logger="vllm_client")
     url = f"http://user:{SECRET}@h:8000/v1/chat/completions?api_key={SECRET}&x=1"
-    vlog.log_attempt("POST", url, 200, "rid-1", f"http://u:{SECRET}@h:8000/v1", 0.0123)
-    vlog.log_attempt("POST", url, None, "rid-2", None, 0.5, error=ConnectionError("refused"))
+    vlog.log_attempt("POST", url, 200, "rid-1", 0.0123)
+    vlog.log_attempt("POST", url, None, "rid-2", 0.5, error=ConnectionError("refused"))
     vlog.log_retry(1, RuntimeError("503 busy"), 0.25, "rid-2", what="POST /chat/completions")
     vlog.breaker_opened(url, failures=5, cooldown_s=10, reason=ConnectionError("refused"))
     assert len(caplog.records) == 4
@@ -49,6 +49,7 @@ def test_records_carry_no_credentials(caplog: pytest.LogCaptureFixture) -> None:
     first, failed, retry, breaker = caplog.records
     assert first.getMessage().startswith("POST http://h:8000/v1/chat/completions?api_key=***&x=1 -> 200")
     assert (first.levelno, first.status, first.request_id) == (logging.DEBUG, 200, "rid-1")  # type: ignore[attr-defined]
+    assert first.server == "h:8000"  # type: ignore[attr-defined]
     assert "failed: ConnectionError: refused" in failed.getMessage()
     assert retry.levelno == logging.INFO and retry.attempt == 1 and retry.delay_s == 0.25  # type: ignore[attr-defined]
     assert breaker.levelno == logging.WARNING and breaker.name == "vllm_client.fleet"
@@ -57,6 +58,6 @@ def test_records_carry_no_credentials(caplog: pytest.LogCaptureFixture) -> None:
 
 def test_nothing_is_built_when_disabled(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING, logger="vllm_client")
-    vlog.log_attempt("GET", "http://h/v1/models", 200, "r", None, 0.1)
+    vlog.log_attempt("GET", "http://h/v1/models", 200, "r", 0.1)
     vlog.log_retry(1, RuntimeError("x"), 0.1)
     assert caplog.records == []

@@ -22,9 +22,11 @@ from .._errors import (
     hint_for,
 )
 from .._json import loads
+from .._logging import DEBUG, http_log, log_attempt, log_retry
 from .._protocol.deadlines import attempt_timeout
 from .._protocol.requests import RequestSpec, build_simple
 from .._protocol.types import RequestTiming
+from .._telemetry import telemetry_observer
 from .._transport.sync_http import SyncResponse, SyncTransport, sleep
 from .anthropic import Messages
 from .audio import Audio
@@ -53,6 +55,9 @@ class VllmClient(PoolingMixin, GenerateMixin, InvocationsMixin):
     ``http://host:port`` gets ``/v1``. ``api_key`` defaults to ``VLLM_API_KEY``, ``timeout``
     (seconds or :class:`Timeout`) to ``VLLM_TIMEOUT``, ``max_retries`` to ``VLLM_MAX_RETRIES``
     or 2. ``on_retry(attempt, error, delay)`` is called before each retry's wait.
+    OpenTelemetry (the ``otel`` extra): ``tracer_provider`` / ``meter_provider`` (default: the
+    global ones); ``telemetry`` True / False forces it on / off, None (default) is on when an
+    SDK was set up before the client was built (one span and the GenAI metrics per call).
     Safe to share across threads (sync) or tasks (async); close it (``with`` / ``close()``,
     async: ``with`` / ``close()``) to free connections.
     """
@@ -69,6 +74,9 @@ class VllmClient(PoolingMixin, GenerateMixin, InvocationsMixin):
         verify: bool | str = True,
         limits: Limits | None = None,
         trust_env: bool = True,
+        tracer_provider: Any = None,
+        meter_provider: Any = None,
+        telemetry: bool | None = None,
         _transport: SyncTransport | None = None,
         _core: ClientCore | None = None,
     ) -> None:
@@ -78,6 +86,9 @@ class VllmClient(PoolingMixin, GenerateMixin, InvocationsMixin):
                 on_retry=on_retry, verify=verify, limits=limits, trust_env=trust_env,
             )
             _core = ClientCore(config)
+            observer = telemetry_observer(telemetry, tracer_provider, meter_provider)
+            if observer is not None:
+                _core.add_observer(observer)
         self._core = _core
         config = _core.config
         self._transport = _transport or SyncTransport(limits=config.limits, verify=config.verify,
@@ -231,12 +242,13 @@ class VllmClient(PoolingMixin, GenerateMixin, InvocationsMixin):
         deadline = None if timeout.total is None else start + timeout.total
         attempt = 0
         body: bytes | None = None
-        call = core.new_call(spec, request_id)
+        call = core.new_call(spec, request_id, headers)  # (an observer may add traceparent to headers)
         try:
             while True:
                 attempt += 1
                 server = _server if _server is not None else core.pick_server()
                 call.attempt(server)
+                sent = time.perf_counter()
                 try:
                     limits = timeout
                     if deadline is not None:
@@ -249,6 +261,7 @@ class VllmClient(PoolingMixin, GenerateMixin, InvocationsMixin):
                         body = core.body(spec)
                     url = core.url(spec, server)
                     response = self._transport.send(spec.method, url, headers, body, limits)
+                    log_attempt(spec.method, url, response.status, request_id, time.perf_counter() - sent)
                     if response.status >= 400:
                         data = response.read()
                         failure = error_from_response(response.status, response.headers, data, request_id=request_id)
@@ -257,12 +270,16 @@ class VllmClient(PoolingMixin, GenerateMixin, InvocationsMixin):
                     response.call = call
                     return response, request_id, sent_at, start
                 except VllmError as error:
+                    if not isinstance(error, APIError) and http_log.isEnabledFor(DEBUG):  # no answer: say why
+                        log_attempt(spec.method, core.url(spec, server), None, request_id,
+                                    time.perf_counter() - sent, error)
                     delay = core.retry.delay(attempt, error, rand=self._rand)
                     if delay is None:
                         if isinstance(error, APIConnectionError):  # timeouts, refused connections: say which call
                             error.with_context(f"{spec.method} {spec.path}: ", f" (after {attempt} attempt(s))")
                         raise
                     call.attempt_failed(error)
+                    log_retry(attempt, error, delay, request_id, f"{spec.method} {spec.path}")
                     if deadline is not None and time.perf_counter() + delay >= deadline:
                         raise APITimeoutError(f"{spec.method} {spec.path}: total timeout ({timeout.total:g}s) "
                                               f"reached after {attempt} attempt(s); last error: {error}") from error
@@ -290,6 +307,7 @@ class VllmClient(PoolingMixin, GenerateMixin, InvocationsMixin):
         except BaseException as exc:
             call.end(exc)
             raise
+        call.result = decoded
         call.end()
         return decoded, timing
 

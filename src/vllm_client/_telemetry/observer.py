@@ -86,7 +86,6 @@ class OtelObserver:
         self._ttfc = meter.create_histogram(
             sc.TIME_TO_FIRST_CHUNK, unit="s", description="Time to receive the first chunk of a streamed answer",
             explicit_bucket_boundaries_advisory=list(sc.DURATION_BUCKETS))
-        self._propagator = propagate.get_global_textmap()
 
     # -- enabled? ------------------------------------------------------------------------------
     def _configured(self) -> bool:
@@ -111,7 +110,7 @@ class OtelObserver:
         span = self._tracer.start_span(_span_name(attrs), kind=SpanKind.CLIENT, attributes=attrs)
         call.local[self] = _State(span, attrs, _perf())
         if headers is not None and not _has_traceparent(headers):
-            self._propagator.inject(headers, context=otel_trace.set_span_in_context(span))
+            propagate.inject(headers, context=otel_trace.set_span_in_context(span))  # the global propagator, now
 
     def attempt_started(self, call: Any, server: int) -> None:
         state: _State | None = call.local.get(self)
