@@ -95,9 +95,9 @@ def receiver() -> Iterator[Receiver]:
     r.close()
 
 
-@pytest.fixture(scope="module")
-def otel_server(receiver: Receiver, vllm_server: Callable[[str], RealServer]) -> RealServer:
-    return vllm_server("otel")
+@pytest.fixture
+def otel_server(receiver: Receiver, vllm_otel: RealServer) -> RealServer:
+    return vllm_otel
 
 
 def _local_tracing() -> tuple[TracerProvider, InMemorySpanExporter]:
