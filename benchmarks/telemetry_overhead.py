@@ -18,8 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "src"))
 
-from vllm_client._call import Call  # noqa: E402
-from vllm_client._protocol.requests import RequestSpec  # noqa: E402
+from vllm_client._call import Call
+from vllm_client._protocol.requests import RequestSpec
 
 ANSWER = {"id": "chatcmpl-1", "model": "tiny", "choices": [{"finish_reason": "stop", "message": {"content": "2"}}],
           "usage": {"prompt_tokens": 12, "completion_tokens": 3}}
