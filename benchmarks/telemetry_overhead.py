@@ -3,9 +3,10 @@
 
     .venv/bin/python benchmarks/telemetry_overhead.py
 
-Rows: no observer (telemetry off: what every user without OpenTelemetry runs), the observer
-in auto mode with the API only (no SDK: one type check per call), and the observer on an
-SDK tracer + meter (spans dropped by a no-op processor; metrics aggregated in memory).
+Rows: no observer (telemetry off: what every user without OpenTelemetry runs, and the
+default while no SDK is installed), the observer on the API's no-op providers
+(``telemetry=True`` without an SDK), and the observer on an SDK tracer + meter
+(spans dropped by a no-op processor; metrics aggregated in memory).
 Reports microseconds per call; asserts nothing. A call through the shared bench costs
 ~160-400 us of client CPU, so these are fractions of that.
 """
@@ -43,7 +44,7 @@ def main() -> None:
     print(f"no observer (telemetry off):          {per_call(()):6.2f} us/call")
     from vllm_client._telemetry.observer import OtelObserver
 
-    print(f"observer, auto, API without an SDK:   {per_call((OtelObserver(auto=True),)):6.2f} us/call")
+    print(f"observer, API without an SDK (no-op): {per_call((OtelObserver(),)):6.2f} us/call")
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.metrics.export import InMemoryMetricReader
     from opentelemetry.sdk.trace import TracerProvider

@@ -134,6 +134,8 @@ def bucket_quantile(q: float, buckets: Mapping[float, float]) -> float:
         start = ordered[b - 1][0]
         count -= ordered[b - 1][1]
         rank -= ordered[b - 1][1]
+    if count == 0:
+        return math.nan  # q = 0 over an empty first bucket: 0/0 in PromQL too
     return start + (end - start) * (rank / count)
 
 

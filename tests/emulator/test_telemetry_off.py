@@ -43,3 +43,25 @@ def test_telemetry_true_needs_no_sdk_setup(vllm_mock: MockVllmServer) -> None:
             "print(len(c._core.observers), 'opentelemetry.trace' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.split() == ["1", "True"]
+
+
+def test_default_follows_a_global_sdk(vllm_mock: MockVllmServer) -> None:
+    """``telemetry=None``: a client built after the app installed a global SDK traces through it."""
+    code = f"""URL = {vllm_mock.url!r}
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+import vllm_client
+before = vllm_client.VllmClient(URL)
+exporter = InMemorySpanExporter()
+provider = TracerProvider()
+provider.add_span_processor(SimpleSpanProcessor(exporter))
+trace.set_tracer_provider(provider)
+after = vllm_client.VllmClient(URL)
+for client in (before, after):
+    client.chat.completions.create(messages=[{{"role": "user", "content": "hi"}}], max_tokens=2)
+print(len(before._core.observers), len(after._core.observers), [s.name for s in exporter.get_finished_spans()])
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.strip().split(maxsplit=2) == ["0", "1", f"['chat {vllm_mock.model}']"]

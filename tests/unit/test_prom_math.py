@@ -45,6 +45,7 @@ def test_quantile_edge_cases() -> None:
     assert math.isnan(bucket_quantile(0.5, {}))
     assert bucket_quantile(-0.1, {1.0: 1, INF: 1}) == -INF
     assert bucket_quantile(1.1, {1.0: 1, INF: 1}) == INF
+    assert math.isnan(bucket_quantile(0.0, {0.01: 0, 0.02: 1, INF: 1}))  # PromQL: 0/0
     assert bucket_quantile(0.5, {1.0: 5, 2.0: 3, INF: 6}) == 0.6  # counts forced monotonic: 2.0 -> 5
 
 
@@ -59,6 +60,9 @@ def test_quantile_is_monotonic_and_inside_the_bounds(increments: list[int], q: f
     value = bucket_quantile(q, counts)
     if total == 0:
         assert math.isnan(value)
+        return
+    if math.isnan(value):  # only q = 0 with empty leading buckets (PromQL's 0/0)
+        assert q == 0
         return
     assert 0 <= value <= bounds[-1]
     assert bucket_quantile(min(1.0, q + 0.1), counts) >= value

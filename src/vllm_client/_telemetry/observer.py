@@ -50,7 +50,6 @@ from .attributes import (
 __all__ = ["OtelObserver"]
 
 _perf = time.perf_counter
-_monotonic = time.monotonic
 
 
 class _State:
@@ -66,15 +65,10 @@ class _State:
 
 class OtelObserver:
     """Spans and metrics for every call of a client (``tracer_provider`` / ``meter_provider``
-    default to the global ones). ``auto``: do nothing for calls made while no SDK is
-    configured globally (the API's proxy providers), so an app that merely imports
-    OpenTelemetry pays one type check per call."""
+    default to the global ones, through the API's proxies: an SDK set up later is used)."""
 
-    def __init__(self, tracer_provider: Any = None, meter_provider: Any = None, *, auto: bool = False,
+    def __init__(self, tracer_provider: Any = None, meter_provider: Any = None, *,
                  capture: bool | None = None) -> None:
-        self._auto = auto
-        self._sdk = False
-        self._recheck_at = 0.0
         self._capture = capture_content() if capture is None else capture
         tracer_source = tracer_provider if tracer_provider is not None else otel_trace.get_tracer_provider()
         meter_source = meter_provider if meter_provider is not None else otel_metrics.get_meter_provider()
@@ -90,26 +84,8 @@ class OtelObserver:
             sc.TIME_TO_FIRST_CHUNK, unit="s", description="Time to receive the first chunk of a streamed answer",
             explicit_bucket_boundaries_advisory=list(sc.DURATION_BUCKETS))
 
-    # -- enabled? ------------------------------------------------------------------------------
-    def _configured(self) -> bool:
-        """``auto`` mode: is a real SDK installed globally (not the API's proxies)? Once one is,
-        it stays (the API refuses to replace a provider); until then the answer is rechecked
-        at most once a second: ``get_tracer_provider()`` reads ``os.environ`` on every call
-        while none is set (measured ~15 us, more than the rest of a call's telemetry-off work)."""
-        if self._sdk:
-            return True
-        now = _monotonic()
-        if now < self._recheck_at:
-            return False
-        self._recheck_at = now + 1.0
-        self._sdk = not (isinstance(otel_trace.get_tracer_provider(), otel_trace.ProxyTracerProvider)
-                         and type(otel_metrics.get_meter_provider()).__name__ == "_ProxyMeterProvider")
-        return self._sdk
-
     # -- the observer protocol -----------------------------------------------------------------
     def call_started(self, call: Any) -> None:
-        if self._auto and not self._configured():
-            return
         spec = call.spec
         headers = getattr(call, "headers", None)
         operation = operation_of(spec.path)
