@@ -7,7 +7,9 @@ package registers through its ``pytest11`` entry point.
 from __future__ import annotations
 
 import asyncio
+import base64
 import inspect
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -87,3 +89,65 @@ def api(make_api: Any, vllm_mock: Any) -> Api:
     a: Api = make_api(vllm_mock.base_url, timeout=30)
     a.fake_sleep()
     return a
+
+
+# -- the secret scan of the whole run (issue 13) ------------------------------------------------
+# Every ``vllm_client`` log record of the run is kept (the tree is set to DEBUG, so the
+# per-request records are made too), every API key / URL credential / api_key= a client is
+# built with is remembered, and the session fails if a record contains one.
+_SECRET_RECORDS: list[str] = []
+_SECRETS: set[str] = set()
+
+
+class _KeepRecords(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            _SECRET_RECORDS.append(f"{record.name}: {record.getMessage()} {record.__dict__!r}")
+        except Exception:  # a record that cannot format is the test's business, not the scan's
+            pass
+
+
+def _remember_secrets(config: Any) -> None:
+    from urllib.parse import parse_qsl, urlsplit
+
+    if config.api_key:
+        _SECRETS.add(config.api_key)
+    if config.url_auth and config.url_auth.startswith("Basic "):
+        user_pass = base64.b64decode(config.url_auth[6:]).decode("utf-8", "replace")
+        _SECRETS.add(user_pass.partition(":")[2])
+    for url in config.base_urls:
+        for name, value in parse_qsl(urlsplit(url).query):
+            if "key" in name.lower() or "token" in name.lower():
+                _SECRETS.add(value)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    from vllm_client._client_base import ClientCore
+
+    original = ClientCore.__init__
+
+    def init(self: Any, cfg: Any, *args: Any, **kwargs: Any) -> None:
+        _remember_secrets(cfg)
+        original(self, cfg, *args, **kwargs)
+
+    ClientCore.__init__ = init  # type: ignore[method-assign]
+    top = logging.getLogger("vllm_client")
+    top.addHandler(_KeepRecords(logging.DEBUG))
+    top.setLevel(logging.DEBUG)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    secrets = {s for s in _SECRETS if len(s) >= 6}  # shorter ones would match ordinary words
+    leaks = [(s, r) for r in _SECRET_RECORDS for s in secrets if s in r]
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line("")
+    if leaks:
+        if reporter is not None:
+            reporter.write_line(f"SECRET SCAN: {len(leaks)} log record(s) contain an API key, e.g.:", red=True)
+            for secret, record in leaks[:5]:
+                reporter.write_line(f"  {secret!r} in {record[:300]}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    elif reporter is not None and _SECRET_RECORDS:
+        reporter.write_line(f"secret scan: {len(_SECRET_RECORDS)} vllm_client log records, {len(secrets)} keys, "
+                            "no key in any record")

@@ -76,18 +76,23 @@ class Call:
     ``headers``), ``request_id``, ``base_urls``, ``server`` (index of the current or last
     attempt's server, -1 before the first), ``attempts``, ``outcome`` and ``error`` once
     ended, and ``local``, a dict for an observer's own per-call state (e.g. a span), keyed
-    by the observer.
+    by the observer. ``headers`` are the request headers every attempt sends: an observer
+    may add to them in ``call_started`` (tracing adds ``traceparent``). ``result`` is what
+    the call answered, set before a successful ``call_ended``: the decoded JSON of a
+    non-streamed call, a stream's assembled answer (a result object with ``.raw``), else None.
     """
 
-    __slots__ = ("_open", "_pending", "attempts", "base_urls", "error", "local", "observers", "outcome",
-                 "request_id", "server", "spec")
+    __slots__ = ("_open", "_pending", "attempts", "base_urls", "error", "headers", "local", "observers", "outcome",
+                 "request_id", "result", "server", "spec")
 
     def __init__(self, observers: tuple[CallObserver, ...], spec: RequestSpec, request_id: str,
-                 base_urls: tuple[str, ...]) -> None:
+                 base_urls: tuple[str, ...], headers: dict[str, str] | None = None) -> None:
         self.observers = observers
         self.spec = spec
         self.request_id = request_id
         self.base_urls = base_urls
+        self.headers = headers
+        self.result: Any = None
         self.server = -1
         self.attempts = 0
         self.outcome: Outcome | None = None

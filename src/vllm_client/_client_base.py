@@ -89,8 +89,8 @@ class ClientCore:
         with self.shared.lock:
             self.shared.observers = tuple(o for o in self.shared.observers if o is not observer)
 
-    def new_call(self, spec: RequestSpec, request_id: str) -> Call:
-        return Call(self.shared.observers, spec, request_id, self.config.base_urls)
+    def new_call(self, spec: RequestSpec, request_id: str, headers: dict[str, str] | None = None) -> Call:
+        return Call(self.shared.observers, spec, request_id, self.config.base_urls, headers)
 
     # -- servers -------------------------------------------------------------------------
     def pick_server(self, spec: RequestSpec, tried: tuple[int, ...] = ()) -> int:

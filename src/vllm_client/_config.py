@@ -188,7 +188,8 @@ def server_root(base_url: str) -> str:
 
 
 def redact_url(url: str) -> str:
-    """The URL without any ``user:password@`` part, for messages and reprs.
+    """The URL without any ``user:password@`` part and with secret query values (``api_key=``,
+    ``token=``, ...) masked, for messages, logs and reprs.
 
     Plain string work, so it also redacts URLs that do not parse (or lack a scheme).
     """
@@ -197,9 +198,29 @@ def redact_url(url: str) -> str:
         head, rest = "", url
     end = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
     authority = rest[:end]
+    tail = rest[end:]
+    if "?" in tail:
+        tail = _redact_query(tail)
     if "@" not in authority:
-        return url
-    return f"{head}{sep}{authority.rsplit('@', 1)[1]}{rest[end:]}"
+        return f"{head}{sep}{authority}{tail}"
+    return f"{head}{sep}{authority.rsplit('@', 1)[1]}{tail}"
+
+
+_SECRET_PARAM_WORDS = ("key", "token", "secret", "password", "passwd", "auth", "sig", "credential")
+
+
+def _redact_query(tail: str) -> str:
+    """``path?api_key=s3cret&x=1`` -> ``path?api_key=***&x=1``: values of parameters whose
+    name says secret (``api_key``, ``access_token``, ``sig``, ...) are masked."""
+    path, _, rest = tail.partition("?")
+    query, hash_mark, fragment = rest.partition("#")
+    pairs = []
+    for pair in query.split("&"):
+        name, eq, value = pair.partition("=")
+        if eq and value and any(word in name.lower() for word in _SECRET_PARAM_WORDS):
+            value = "***"
+        pairs.append(f"{name}{eq}{value}")
+    return f"{path}?{'&'.join(pairs)}{hash_mark}{fragment}"
 
 
 def _env_timeout(env: Mapping[str, str]) -> Timeout | None:

@@ -63,6 +63,7 @@ SERVER_VARIANTS: dict[str, dict[str, Any]] = {
     "classify": {"task": "classify", "num_labels": 2},  # --runner pooling --convert classify
     "crossenc": {"task": "classify", "num_labels": 1},  # ... --hf-overrides {"num_labels": 1}
     "responses": {"task": "generate", "tool_parser": None, "responses_store": True},  # VLLM_ENABLE_RESPONSES_API_STORE=1
+    "otel": {"task": "generate", "tool_parser": None},  # --otlp-traces-endpoint (spans are not the emulator's)
 }
 
 CAPTURES = [n for n in fixture_names() if not n.startswith("_")]

@@ -21,10 +21,12 @@ from .._errors import (
     hint_for,
 )
 from .._json import loads
+from .._logging import DEBUG, http_log, log_attempt, log_retry
 from .._protocol.deadlines import attempt_timeout
 from .._protocol.requests import RequestSpec, build_simple
 from .._protocol.types import RequestTiming
 from .._routing import Policy, ServerStatus
+from .._telemetry import telemetry_observer
 from .._transport.async_http import AsyncResponse, AsyncTransport, sleep, spawn
 from .anthropic import AsyncMessages
 from .audio import AsyncAudio
@@ -53,6 +55,9 @@ class AsyncVllmClient(AsyncPoolingMixin, AsyncGenerateMixin, AsyncInvocationsMix
     ``http://host:port`` gets ``/v1``. ``api_key`` defaults to ``VLLM_API_KEY``, ``timeout``
     (seconds or :class:`Timeout`) to ``VLLM_TIMEOUT``, ``max_retries`` to ``VLLM_MAX_RETRIES``
     or 2. ``on_retry(attempt, error, delay)`` is called before each retry's wait.
+    OpenTelemetry (the ``otel`` extra): ``tracer_provider`` / ``meter_provider`` (default: the
+    global ones); ``telemetry`` True / False forces it on / off, None (default) is on when an
+    SDK was set up before the client was built (one span and the GenAI metrics per call).
     Safe to share across threads (sync) or tasks (async); close it (``with`` / ``close()``,
     async: ``async with`` / ``aclose()``) to free connections.
     """
@@ -71,6 +76,9 @@ class AsyncVllmClient(AsyncPoolingMixin, AsyncGenerateMixin, AsyncInvocationsMix
         trust_env: bool = True,
         routing: str | Policy | None = None,
         health_check_interval: float | None = None,
+        tracer_provider: Any = None,
+        meter_provider: Any = None,
+        telemetry: bool | None = None,
         _transport: AsyncTransport | None = None,
         _core: ClientCore | None = None,
     ) -> None:
@@ -83,6 +91,9 @@ class AsyncVllmClient(AsyncPoolingMixin, AsyncGenerateMixin, AsyncInvocationsMix
                 check_seconds("health_check_interval", health_check_interval, allow_none=True)
                 config = config.copy_with(routing=routing, health_check_interval=health_check_interval)
             _core = ClientCore(config)
+            observer = telemetry_observer(telemetry, tracer_provider, meter_provider)
+            if observer is not None:
+                _core.add_observer(observer)
         self._core = _core
         config = _core.config
         self._transport = _transport or AsyncTransport(limits=config.limits, verify=config.verify,
@@ -244,7 +255,7 @@ class AsyncVllmClient(AsyncPoolingMixin, AsyncGenerateMixin, AsyncInvocationsMix
         deadline = None if timeout.total is None else start + timeout.total
         attempt = 0
         body: bytes | None = None
-        call = core.new_call(spec, request_id)
+        call = core.new_call(spec, request_id, headers)  # (an observer may add traceparent to headers)
         tried: tuple[int, ...] = ()
         try:
             while True:
@@ -254,6 +265,7 @@ class AsyncVllmClient(AsyncPoolingMixin, AsyncGenerateMixin, AsyncInvocationsMix
                     for due in core.fleet.probes_due(core.health_interval):
                         spawn(self._health_probe, due)
                 call.attempt(server)
+                sent = time.perf_counter()
                 try:
                     limits = timeout
                     if deadline is not None:
@@ -266,6 +278,7 @@ class AsyncVllmClient(AsyncPoolingMixin, AsyncGenerateMixin, AsyncInvocationsMix
                         body = core.body(spec)
                     url = core.url(spec, server)
                     response = await self._transport.send(spec.method, url, headers, body, limits)
+                    log_attempt(spec.method, url, response.status, request_id, time.perf_counter() - sent)
                     if response.status >= 400:
                         data = await response.aread()
                         failure = error_from_response(response.status, response.headers, data, request_id=request_id)
@@ -275,6 +288,9 @@ class AsyncVllmClient(AsyncPoolingMixin, AsyncGenerateMixin, AsyncInvocationsMix
                     return response, request_id, sent_at, start
                 except VllmError as error:
                     error.server = core.config.base_urls[server]
+                    if not isinstance(error, APIError) and http_log.isEnabledFor(DEBUG):  # no answer: say why
+                        log_attempt(spec.method, core.url(spec, server), None, request_id,
+                                    time.perf_counter() - sent, error)
                     delay = core.retry.delay(attempt, error, rand=self._rand)
                     if delay is not None and core.several and _server is None:
                         allowed, at_once = core.fleet.retry_now(error, server, tried)  # the retry budget
@@ -285,6 +301,7 @@ class AsyncVllmClient(AsyncPoolingMixin, AsyncGenerateMixin, AsyncInvocationsMix
                             error.with_context(f"{spec.method} {spec.path}: ", f" (after {attempt} attempt(s))")
                         raise
                     call.attempt_failed(error)
+                    log_retry(attempt, error, delay, request_id, f"{spec.method} {spec.path}")
                     if deadline is not None and time.perf_counter() + delay >= deadline:
                         raise APITimeoutError(f"{spec.method} {spec.path}: total timeout ({timeout.total:g}s) "
                                               f"reached after {attempt} attempt(s); last error: {error}") from error
@@ -324,6 +341,7 @@ class AsyncVllmClient(AsyncPoolingMixin, AsyncGenerateMixin, AsyncInvocationsMix
         except BaseException as exc:
             call.end(exc)
             raise
+        call.result = decoded
         call.end()
         return decoded, timing
 

@@ -22,10 +22,12 @@ from .._errors import (
     hint_for,
 )
 from .._json import loads
+from .._logging import DEBUG, http_log, log_attempt, log_retry
 from .._protocol.deadlines import attempt_timeout
 from .._protocol.requests import RequestSpec, build_simple
 from .._protocol.types import RequestTiming
 from .._routing import Policy, ServerStatus
+from .._telemetry import telemetry_observer
 from .._transport.sync_http import SyncResponse, SyncTransport, sleep, spawn
 from .anthropic import Messages
 from .audio import Audio
@@ -54,6 +56,9 @@ class VllmClient(PoolingMixin, GenerateMixin, InvocationsMixin):
     ``http://host:port`` gets ``/v1``. ``api_key`` defaults to ``VLLM_API_KEY``, ``timeout``
     (seconds or :class:`Timeout`) to ``VLLM_TIMEOUT``, ``max_retries`` to ``VLLM_MAX_RETRIES``
     or 2. ``on_retry(attempt, error, delay)`` is called before each retry's wait.
+    OpenTelemetry (the ``otel`` extra): ``tracer_provider`` / ``meter_provider`` (default: the
+    global ones); ``telemetry`` True / False forces it on / off, None (default) is on when an
+    SDK was set up before the client was built (one span and the GenAI metrics per call).
     Safe to share across threads (sync) or tasks (async); close it (``with`` / ``close()``,
     async: ``with`` / ``close()``) to free connections.
     """
@@ -72,6 +77,9 @@ class VllmClient(PoolingMixin, GenerateMixin, InvocationsMixin):
         trust_env: bool = True,
         routing: str | Policy | None = None,
         health_check_interval: float | None = None,
+        tracer_provider: Any = None,
+        meter_provider: Any = None,
+        telemetry: bool | None = None,
         _transport: SyncTransport | None = None,
         _core: ClientCore | None = None,
     ) -> None:
@@ -84,6 +92,9 @@ class VllmClient(PoolingMixin, GenerateMixin, InvocationsMixin):
                 check_seconds("health_check_interval", health_check_interval, allow_none=True)
                 config = config.copy_with(routing=routing, health_check_interval=health_check_interval)
             _core = ClientCore(config)
+            observer = telemetry_observer(telemetry, tracer_provider, meter_provider)
+            if observer is not None:
+                _core.add_observer(observer)
         self._core = _core
         config = _core.config
         self._transport = _transport or SyncTransport(limits=config.limits, verify=config.verify,
@@ -243,7 +254,7 @@ class VllmClient(PoolingMixin, GenerateMixin, InvocationsMixin):
         deadline = None if timeout.total is None else start + timeout.total
         attempt = 0
         body: bytes | None = None
-        call = core.new_call(spec, request_id)
+        call = core.new_call(spec, request_id, headers)  # (an observer may add traceparent to headers)
         tried: tuple[int, ...] = ()
         try:
             while True:
@@ -253,6 +264,7 @@ class VllmClient(PoolingMixin, GenerateMixin, InvocationsMixin):
                     for due in core.fleet.probes_due(core.health_interval):
                         spawn(self._health_probe, due)
                 call.attempt(server)
+                sent = time.perf_counter()
                 try:
                     limits = timeout
                     if deadline is not None:
@@ -265,6 +277,7 @@ class VllmClient(PoolingMixin, GenerateMixin, InvocationsMixin):
                         body = core.body(spec)
                     url = core.url(spec, server)
                     response = self._transport.send(spec.method, url, headers, body, limits)
+                    log_attempt(spec.method, url, response.status, request_id, time.perf_counter() - sent)
                     if response.status >= 400:
                         data = response.read()
                         failure = error_from_response(response.status, response.headers, data, request_id=request_id)
@@ -274,6 +287,9 @@ class VllmClient(PoolingMixin, GenerateMixin, InvocationsMixin):
                     return response, request_id, sent_at, start
                 except VllmError as error:
                     error.server = core.config.base_urls[server]
+                    if not isinstance(error, APIError) and http_log.isEnabledFor(DEBUG):  # no answer: say why
+                        log_attempt(spec.method, core.url(spec, server), None, request_id,
+                                    time.perf_counter() - sent, error)
                     delay = core.retry.delay(attempt, error, rand=self._rand)
                     if delay is not None and core.several and _server is None:
                         allowed, at_once = core.fleet.retry_now(error, server, tried)  # the retry budget
@@ -284,6 +300,7 @@ class VllmClient(PoolingMixin, GenerateMixin, InvocationsMixin):
                             error.with_context(f"{spec.method} {spec.path}: ", f" (after {attempt} attempt(s))")
                         raise
                     call.attempt_failed(error)
+                    log_retry(attempt, error, delay, request_id, f"{spec.method} {spec.path}")
                     if deadline is not None and time.perf_counter() + delay >= deadline:
                         raise APITimeoutError(f"{spec.method} {spec.path}: total timeout ({timeout.total:g}s) "
                                               f"reached after {attempt} attempt(s); last error: {error}") from error
@@ -323,6 +340,7 @@ class VllmClient(PoolingMixin, GenerateMixin, InvocationsMixin):
         except BaseException as exc:
             call.end(exc)
             raise
+        call.result = decoded
         call.end()
         return decoded, timing
 

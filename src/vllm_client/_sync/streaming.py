@@ -128,6 +128,7 @@ class Stream(Generic[E, F]):
             metrics.finish(perf(), decoder.chunks, usage.completion_tokens if usage is not None else None)
             call = self._call
             if call is not None:
+                call.result = self._final  # (partial usage of a stream closed early; None if broken)
                 if failure is None:
                     call.end(None, "closed" if self._closing and not decoder.done else "ok")
                 else:

@@ -1,15 +1,26 @@
-"""One keep-alive HTTP/1.1 connection on an ``asyncio.Protocol``: a response at a time.
+"""One keep-alive HTTP/1.1 connection on an ``asyncio.BufferedProtocol``: a response at a time.
 
 ``data_received`` parses whatever the socket read (``_protocol/http1.py``) and queues the
 body payload, de-chunked, so a reader takes every event of a read in one piece and
 waits (one future) only when nothing is queued. Read timeouts cost no timer per read:
 each wait moves ``deadline`` and one lazy timer per connection fires at most once per
 timeout span, re-arming itself while reads keep coming.
+
+Reads go into one buffer per event loop (``BufferedProtocol``: ``recv_into``; the loop calls
+``get_buffer`` and ``buffer_updated`` back to back, and the bytes read are copied out before
+the next read, so the connections of a loop can share it), not into a fresh ``recv(256 KiB)``
+bytes object per read as with a plain ``Protocol``. That 256 KiB
+allocation is served by glibc from the top of the heap and, depending on what else sits
+there (any import can change it), trimmed back after every read: a ``brk`` pair and page
+faults per read. Measured on the shared bench, paced streams (workload e, one event per
+read): 87-113 us/chunk with a plain ``Protocol`` in that heap layout, 58-62 with
+``MALLOC_TRIM_THRESHOLD_`` raised, the same as with this buffer whatever the layout.
 """
 
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -18,6 +29,19 @@ from .._protocol.http1 import HTTPError, ResponseReader
 __all__ = ["ClosedHere", "Connection", "ReadTimeout", "ServerClosed"]
 
 _HIGH_WATER = 1 << 20  # queued body bytes above which the socket is paused until read
+_READ_SIZE = 256 << 10  # the read buffer: asyncio's own read size
+_BUFFERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, memoryview] = weakref.WeakKeyDictionary()
+
+
+def _read_buffer(loop: asyncio.AbstractEventLoop) -> memoryview:
+    """The read buffer shared by the connections of ``loop`` (one loop runs in one thread)."""
+    try:
+        buffer = _BUFFERS.get(loop)
+        if buffer is None:
+            buffer = _BUFFERS[loop] = memoryview(bytearray(_READ_SIZE))
+    except TypeError:  # a loop type without weak references: a buffer of the connection's own
+        return memoryview(bytearray(_READ_SIZE))
+    return buffer
 
 
 class ReadTimeout(Exception):
@@ -32,9 +56,9 @@ class ClosedHere(ConnectionAbortedError):
     """We closed the connection (``close_now``, the client's ``aclose``, the pool)."""
 
 
-class Connection(asyncio.Protocol):
-    __slots__ = ("_loop", "_on_lost", "_paused", "_timer", "_timer_at", "body", "deadline", "error", "idle_since",
-                 "key", "reader", "transport", "waiter")
+class Connection(asyncio.BufferedProtocol):
+    __slots__ = ("_buffer", "_loop", "_on_lost", "_paused", "_timer", "_timer_at", "body", "deadline", "error",
+                 "idle_since", "key", "reader", "transport", "waiter")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, key: Any, on_lost: Callable[[Connection], None]) -> None:
         self._loop = loop
@@ -50,10 +74,17 @@ class Connection(asyncio.Protocol):
         self._timer_at = 0.0
         self._paused = False
         self.idle_since = 0.0
+        self._buffer = _read_buffer(loop)
 
-    # -- asyncio.Protocol ---------------------------------------------------------------
+    # -- asyncio.BufferedProtocol -------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self._buffer
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.data_received(self._buffer[:nbytes].tobytes())
 
     def data_received(self, data: bytes) -> None:
         reader = self.reader

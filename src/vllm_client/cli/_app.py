@@ -49,11 +49,11 @@ class Globals:
     timeout: float | None = None
     debug: bool = False
 
-    def client(self) -> VllmClient:
+    def client(self, base_url: str | None = None) -> VllmClient:
         options: dict[str, Any] = {}
         if self.timeout is not None:
             options["timeout"] = self.timeout
-        return VllmClient(self.base_url, api_key=self.api_key, **options)
+        return VllmClient(base_url or self.base_url, api_key=self.api_key, **options)
 
     def model_kwargs(self) -> dict[str, Any]:
         """``{"model": ...}`` only when given: None lets the library ask the server for its model."""

@@ -51,11 +51,32 @@ def version(opts: Globals) -> None:
 @client_command("metrics")
 def metrics(
     opts: Globals,
+    action: Annotated[str | None, typer.Argument(
+        help="watch: a live view (load, KV cache, prefix hits, tokens/s, TTFT and E2E percentiles).",
+        show_default=False)] = None,
+    servers: Annotated[list[str] | None, typer.Argument(
+        help="watch: the servers' URLs (default: --base-url).", show_default=False)] = None,
     filter_: Annotated[str | None, typer.Option(
         "--filter", "-f", help="Only metrics whose name or labels contain this (case-insensitive).")] = None,
+    interval: Annotated[float, typer.Option("--interval", "-n", help="watch: seconds between refreshes.")] = 2.0,
+    count: Annotated[int, typer.Option("--count", help="watch: stop after this many refreshes (0: never).")] = 0,
+    plain: Annotated[bool, typer.Option(
+        "--plain", help="watch: one line per server and refresh, even on a terminal.")] = False,
     json_output: Json = False,
 ) -> None:
-    """The server's Prometheus metrics (/metrics), one per line of a table."""
+    """The server's Prometheus metrics (/metrics), one per line of a table; `metrics watch`: a live view."""
+    if action is not None:
+        if action != "watch":
+            raise typer.BadParameter(f"expected 'watch', got {action!r}", param_hint="ACTION")
+        from ._watch import watch
+
+        clients = [opts.client(url) for url in servers] if servers else [opts.client()]
+        try:
+            watch(clients, interval=interval, count=count, plain=plain)
+        finally:
+            for c in clients:
+                c.close()
+        return
     with opts.client() as client:
         values = client.server.metrics()
     if filter_:

@@ -51,6 +51,7 @@ from ._faults import (
     ToolCall,
 )
 from ._http import Connection, RecordedRequest
+from ._prom import EngineMetrics
 from ._validate import Problem
 
 Headers = list[tuple[str, str]]
@@ -165,7 +166,7 @@ class MockVllmServer(more.MoreRoutes):
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
         self._aborted: list[str] = []
-        self._counters: dict[str, float] = {}
+        self._engine_metrics = EngineMetrics(max_num_seqs)
         self._running = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -442,9 +443,6 @@ class MockVllmServer(more.MoreRoutes):
         self.ttft = 0.0
 
     # --- request handling (event-loop thread) ----------------------------------------------
-    def _count(self, key: str, value: float = 1.0) -> None:
-        self._counters[key] = self._counters.get(key, 0.0) + value
-
     async def _handle(self, conn: Connection, req: RecordedRequest) -> None:
         with self._lock:
             self._requests.append(req)
@@ -602,8 +600,7 @@ class MockVllmServer(more.MoreRoutes):
                 extra,
             )
         elif path == "/metrics":
-            counters = dict(self._counters, running=float(self._running))
-            body = shapes.metrics_text(self.models, counters)
+            body = self._engine_metrics.render(self.models, self._running)
             await conn.send(200, [("content-type", shapes.PROMETHEUS), ("vary", "Origin"), *extra], body)
         elif path == "/tokenize":
             await self._tokenize(conn, req, extra)
@@ -726,6 +723,7 @@ class MockVllmServer(more.MoreRoutes):
             await self._background(conn, original, plan, body["messages"], extra)
             return
         final: dict[str, Any] | None = None
+        started = time.perf_counter()
         self._running += 1
         try:
             if body.get("stream"):
@@ -745,14 +743,15 @@ class MockVllmServer(more.MoreRoutes):
         if finished and endpoint == "responses" and final is not None and self._store.keeps(original):
             self._store.remember(final, body["messages"])
         if finished:
-            self._count("prompt_tokens", plan.prompt_tokens)
-            self._count("generation_tokens", plan.completion_tokens)
-            for c in plan.choices:
-                self._count(f"success_{c.finish_reason}")
+            tokens = max((c.completion_tokens for c in plan.choices), default=0)
+            self._engine_metrics.finished(
+                model, prompt=body.get("messages", body.get("prompt")), prompt_tokens=plan.prompt_tokens,
+                generation_tokens=plan.completion_tokens, reasons=[str(c.finish_reason) for c in plan.choices],
+                e2e_s=time.perf_counter() - started, ttft_s=self._delay_for(min(tokens, 1)))
         elif finished is False:
             with self._lock:
                 self._aborted.append(abort_id)
-            self._count("success_abort")
+            self._engine_metrics.aborted(model)
 
     async def _background(self, conn: Connection, original: dict[str, Any], plan: ep.Plan,
                           messages: list[dict[str, Any]], extra: Headers) -> None:

@@ -446,28 +446,3 @@ def completion_logprobs(
 
 
 # --- server endpoints ---------------------------------------------------------------------
-
-
-def metrics_text(models: Sequence[str], counters: Mapping[str, float]) -> bytes:
-    """A few `vllm:` series in Prometheus text format (metrics_first_3kb.json)."""
-    rows: list[str] = []
-
-    def family(name: str, kind: str, help_text: str, key: str) -> None:
-        rows.append(f"# HELP vllm:{name} {help_text}")
-        rows.append(f"# TYPE vllm:{name} {kind}")
-        for m in models:
-            rows.append(f'vllm:{name}{{engine="0",model_name="{m}"}} {float(counters.get(key, 0.0))!r}')
-
-    family("num_requests_running", "gauge", "Number of requests in model execution batches.", "running")
-    family("num_requests_waiting", "gauge", "Number of requests waiting to be processed.", "waiting")
-    family("kv_cache_usage_perc", "gauge", "KV-cache usage. 1 means 100 percent usage.", "kv_cache")
-    family("prompt_tokens_total", "counter", "Number of prefill tokens processed.", "prompt_tokens")
-    family("generation_tokens_total", "counter", "Number of generation tokens processed.", "generation_tokens")
-    rows.append("# HELP vllm:request_success_total Count of successfully processed requests.")
-    rows.append("# TYPE vllm:request_success_total counter")
-    for m in models:
-        for reason in ("stop", "length", "abort"):
-            value = float(counters.get(f"success_{reason}", 0.0))
-            labels = f'engine="0",finished_reason="{reason}",model_name="{m}"'
-            rows.append(f"vllm:request_success_total{{{labels}}} {value!r}")
-    return ("\n".join(rows) + "\n").encode()

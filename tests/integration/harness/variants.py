@@ -10,6 +10,7 @@ cache size. Examples of rows to come: ``Variant("lora", "...", ("--enable-lora",
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -44,6 +45,10 @@ class Variant:
 #: xgrammar without free whitespace, so that a schema-forced output from random weights ends
 _SO = ("--structured-outputs-config", _json_arg({"backend": "xgrammar", "disable_any_whitespace": True}))
 _POOLING = ("--runner", "pooling", "--convert")
+
+#: where the "otel" variant exports its spans (OTLP/HTTP): the receiver test_tracing_real.py runs
+OTLP_PORT = int(os.environ.get("VLLM_IT_OTLP_PORT", "4318"))
+OTLP_ENDPOINT = f"http://127.0.0.1:{OTLP_PORT}/v1/traces"
 
 VARIANTS: dict[str, Variant] = {
     v.name: v
@@ -87,6 +92,14 @@ VARIANTS: dict[str, Variant] = {
         ),
         Variant("fleet2", "the second server of the routing proof (same flags as fleet)",
                 ("--num-gpu-blocks-override", "28", "--enable-prompt-tokens-details")),
+        Variant(
+            "otel",
+            "OpenTelemetry: llm_request spans exported over OTLP/HTTP to a loopback receiver (VLLM_IT_OTLP_PORT)",
+            ("--otlp-traces-endpoint", OTLP_ENDPOINT),
+            # vLLM's default exporter is OTLP/gRPC; 100 ms batches so the test's wait is short
+            env=MappingProxyType({"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "http/protobuf", "OTEL_BSP_SCHEDULE_DELAY": "100",
+                                  "OTEL_SERVICE_NAME": "vllm-server"}),
+        ),
         Variant("embed", "embeddings, /pooling, /score, /rerank", (*_POOLING, "embed")),
         Variant("classify", "/classify", (*_POOLING, "classify")),
         Variant(
