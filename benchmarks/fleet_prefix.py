@@ -123,12 +123,14 @@ def harness(*args: str) -> None:
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def drill(base_urls: list[str], ports: list[int], prompts: list[str], rng: random.Random) -> dict[str, Any]:
+def drill(base_urls: list[str], ports: list[int], prompts: list[str], rng: random.Random, *,
+          health_check_interval: float | None = None, restart_wait: float = 120.0) -> dict[str, Any]:
     """Stop the second server during a run of non-streamed requests (4 threads), then start it
     again and send requests one by one until it serves again."""
     import concurrent.futures
 
-    client = VllmClient(base_urls, routing="least_outstanding", max_retries=2, timeout=60)
+    client = VllmClient(base_urls, routing="least_outstanding", max_retries=2, timeout=60,
+                        health_check_interval=health_check_interval)
     failures: list[str] = []
     total = 80
 
@@ -155,18 +157,22 @@ def drill(base_urls: list[str], ports: list[int], prompts: list[str], rng: rando
     t0 = time.perf_counter()
     harness("up", "fleet", str(ports[1]))
     restart_s = time.perf_counter() - t0
-    # the breaker's cooldown (30 s) has passed by now (a start takes longer): half-open
-    state_before = client.servers[1].state
-    sequence = []
-    for k in range(12):
-        server = one(1000 + k)
+    state_before = client.servers[1].state  # open, or half-open once its cooldown (30 s) passed
+    # one by one until it serves again (its cooldown ends, or an active /health probe finds it
+    # up): the first request it gets is the probe; then 12 more
+    deadline = time.monotonic() + restart_wait
+    sequence: list[tuple[bool, str]] = []
+    while not any(to_b for to_b, _ in sequence):
+        if time.monotonic() > deadline:
+            break
+        server = one(1000 + len(sequence))
         sequence.append((server == base_urls[1], client.servers[1].state))
-    probes = 0
-    for to_b, state in sequence:
-        if to_b:
-            probes += 1
-            if state == "closed":
-                break
+    probes = 1 if sequence and sequence[-1] == (True, "closed") else 0  # served it, and that closed it
+    after = []
+    for k in range(12):
+        server = one(2000 + k)
+        after.append((server == base_urls[1], client.servers[1].state))
+    sequence = after
     to_b_after = sum(1 for to_b, _ in sequence if to_b)
     client.close()
     return {"failed_non_stream": len(failures), "failures": failures[:3], "breaker_after_stop": state_after_stop.state,

@@ -42,13 +42,15 @@ class ClientCore:
     """Pure request preparation for one client configuration."""
 
     __slots__ = ("_base_headers", "_bases", "_has_request_id", "config", "fleet", "health_interval", "retry",
-                 "roots", "several", "shared")
+                 "roots", "several", "shared", "shown_urls")
 
     def __init__(self, config: ClientConfig, shared: SharedState | None = None) -> None:
         self.config = config
         self.shared = shared or SharedState()
         self.retry = RetryPolicy(max_retries=config.max_retries)
         self.roots = tuple(server_root(u) for u in config.base_urls)
+        # what results, errors, client.servers, logs and spans show of a server: never its secrets
+        self.shown_urls = tuple(redact_url(u) for u in config.base_urls)
         # A base URL may carry a query (gateways: "?api-version=..."): it goes after the path.
         self._bases = tuple(tuple(u.split("?", 1)) if "?" in u else (u, "") for u in config.base_urls)
         headers = {
@@ -68,7 +70,7 @@ class ClientCore:
         shared = self.shared
         with shared.lock:
             if shared.fleet is None:  # one per client and its with_options copies: shared counts
-                shared.fleet = Fleet(config.base_urls, config.routing)
+                shared.fleet = Fleet(self.shown_urls, config.routing)
                 shared.observers = (shared.fleet, *shared.observers)
         self.fleet: Fleet = shared.fleet
         self.several = len(config.base_urls) > 1
@@ -90,7 +92,7 @@ class ClientCore:
             self.shared.observers = tuple(o for o in self.shared.observers if o is not observer)
 
     def new_call(self, spec: RequestSpec, request_id: str, headers: dict[str, str] | None = None) -> Call:
-        return Call(self.shared.observers, spec, request_id, self.config.base_urls, headers)
+        return Call(self.shared.observers, spec, request_id, self.shown_urls, headers)
 
     # -- servers -------------------------------------------------------------------------
     def pick_server(self, spec: RequestSpec, tried: tuple[int, ...] = ()) -> int:

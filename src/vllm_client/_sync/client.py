@@ -286,7 +286,7 @@ class VllmClient(PoolingMixin, GenerateMixin, InvocationsMixin):
                     response.call = call
                     return response, request_id, sent_at, start
                 except VllmError as error:
-                    error.server = core.config.base_urls[server]
+                    error.server = core.shown_urls[server]
                     if not isinstance(error, APIError) and http_log.isEnabledFor(DEBUG):  # no answer: say why
                         log_attempt(spec.method, core.url(spec, server), None, request_id,
                                     time.perf_counter() - sent, error)
