@@ -14,7 +14,7 @@ Fixtures (function-scoped, cheap: they return the running server or start it):
 ``vllm_plain``, ``vllm_apikey``, ``vllm_responses``, ``vllm_hermes``, ``vllm_r1``, ``vllm_r1_sor``, ``vllm_qwen3``,
 ``vllm_embed``, ``vllm_classify``, ``vllm_crossenc`` (one per row of harness/variants.py), and
 ``vllm_server`` (a factory: ``vllm_server("hermes")``), ``vllm_servers`` (``vllm_servers("plain", 2)``:
-replicas of one variant, for one client over several servers). Each gives :class:`RealServer`\ s.
+replicas of one variant, for one client over several servers). Each gives running :class:`RealServer` objects.
 
 Environment knobs:
   VLLM_IT_HOME           the harness's venv, model and server logs (default ~/.cache/vllm-client/real-vllm)
