@@ -17,17 +17,16 @@ What the integration tests measured through it is in the README's "Behind a gate
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import subprocess
 import time
-import urllib.error
-import urllib.request
 import venv
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from . import home, install, procs
+from . import home, install, procs, server
 
 GATEWAY_DIST = "vllm-router"
 GATEWAY_SPEC = f"{GATEWAY_DIST}==0.1.17"
@@ -81,44 +80,21 @@ def install_gateway(say: install.Say = print) -> None:
         _stamp().write_text(GATEWAY_SPEC)
 
 
-@dataclass
-class Gateway:
-    """A running ``vllm-router`` (started by :func:`start`)."""
+@dataclass(repr=False)
+class Gateway(server.Server):
+    """A running ``vllm-router`` (started by :func:`start`): a server.Server for its URLs, its
+    log and liveness (``variant`` is ``"vllm-router"``), plus what it routes to."""
 
-    port: int
-    pid: int
-    started: int
-    workers: tuple[str, ...]
-    policy: str
-    log_path: Path
-    command: list[str] = field(default_factory=list)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def base_url(self) -> str:
-        return f"{self.url}/v1"
-
-    def alive(self) -> bool:
-        return procs.alive(self.pid, self.started)
-
-    def log_text(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
-
-    def healthy(self) -> bool:
-        try:
-            with urllib.request.urlopen(f"{self.url}/health", timeout=5) as resp:
-                return bool(resp.status == 200)
-        except (OSError, urllib.error.URLError):
-            return False
+    workers: tuple[str, ...] = ()
+    policy: str = ""
 
     def stop(self) -> bool:
-        return procs.stop_tree(self.pid, self.started, grace=10.0)
+        stopped = procs.stop_tree(self.pid, self.started, grace=10.0)  # no record file: not _forget
+        child = server._CHILDREN.pop(self.pid, None)
+        if child is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.wait(timeout=5)  # reaped: no zombie left behind
+        return stopped
 
 
 def free_port() -> int:
@@ -142,12 +118,13 @@ def start(workers: Sequence[str], port: int, *, policy: str = "consistent_hash",
     with log.open("wb") as out:
         child = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                                  start_new_session=True)
-    gw = Gateway(port, child.pid, procs.start_time(child.pid) or 0, tuple(workers), policy, log, cmd)
+    server._CHILDREN[child.pid] = child
+    gw = Gateway("vllm-router", port, child.pid, procs.start_time(child.pid) or 0, log, command=cmd,
+                 workers=tuple(workers), policy=policy)
     deadline = time.monotonic() + timeout
     while not gw.healthy():
         if child.poll() is not None or time.monotonic() > deadline:
             gw.stop()
-            child.wait(timeout=10)
             tail = "\n".join(gw.log_text().splitlines()[-30:])
             raise RuntimeError(f"vllm-router on port {port} did not become healthy:\n{tail}")
         time.sleep(0.2)
