@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 __all__ = ["StreamMetrics"]
 
@@ -28,6 +29,9 @@ class StreamMetrics:
     _tokens: int = field(default=0, repr=False)
     #: told once, at the first token (the call lifecycle's ``first_token``; None: nobody)
     on_first_token: Callable[[], None] | None = field(default=None, repr=False, compare=False)
+    #: whether the stream should also report reads that carried no token event (count 0):
+    #: the bench's trace does, to see tokens whose text is "" in the running usage
+    every_read: ClassVar[bool] = False
 
     def tokens(self, now: float, count: int = 1) -> None:
         """``count`` token chunks arrived together at ``now`` (one socket read): the first

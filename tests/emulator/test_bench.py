@@ -5,6 +5,7 @@ client, and the CLI. Assertions are about counts, kinds and orderings, never tim
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -293,3 +294,33 @@ async def test_ttft_counts_the_first_real_token_not_the_role_chunk(tmp_path: Pat
         result = await _async(srv, cfg)
     rec = result.records[0]
     assert rec.ok and rec.ttft_s is not None and rec.ttft_s >= 0.3
+
+
+async def test_a_token_whose_text_is_empty_still_counts(tmp_path: Path) -> None:
+    """vLLM sends a token whose text is not yet whole UTF-8 as ``content: ""`` (the real
+    capture has one mid-stream); when that is the last token, the finish chunk has no text.
+    The running usage still counts it: every token is in ``chunk_tokens``, none dropped."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "golden"))
+    from golden_fixtures import load_fixture
+
+    from vllm_client.testing import RawResponse
+
+    body: str = load_fixture("chat_stream_continuous_usage")["response"]["body"]
+    events = [e for e in body.split("\n\n") if e]
+    last = next(i for i, e in enumerate(events) if '"finish_reason":"length"' in e)
+    events[last] = re.sub(r'"content":"[^"]*"', '"content":""', events[last])
+    assert '"content":""' in events[3] and '"content":""' in events[last]  # mid-stream and last
+    reply = RawResponse(200, {"content-type": "text/event-stream"}, [(e + "\n\n").encode() for e in events],
+                        interval=0.02)
+    with MockVllmServer() as srv:
+        srv.queue_reply(reply, path=CHAT)
+        path = tmp_path / "one.jsonl"
+        path.write_text(json.dumps({"prompt": "q", "output_tokens": 6}) + "\n")
+        cfg = BenchConfig(workload=Workload(f"prompts:{path}", model="tiny"), load=Load(num_requests=1),
+                          bootstrap=0, scrape_metrics=False)
+        result = await _async(srv, cfg)
+    rec = result.records[0]
+    assert rec.ok and rec.output_tokens == 6
+    assert sum(rec.chunk_tokens) == 6 and len(rec.itl_s) == 5

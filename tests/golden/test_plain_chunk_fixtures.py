@@ -34,7 +34,8 @@ def test_typed_path_changes_nothing(golden_stream: str, load_fixture: Any) -> No
 
 
 def test_typed_path_carries_plain_streams(load_fixture: Any) -> None:
-    for name in ("chat_stream", "chat_n2_stream", "qwen3_plain_stream", "completions_stream"):
+    for name in ("chat_stream", "chat_n2_stream", "qwen3_plain_stream", "completions_stream",
+                 "chat_stream_continuous_usage"):
         _, _, dec = _decode(load_fixture(name), typed=True)
         # all but the first chunk of each choice, finish chunks and the usage chunk
         assert dec.plain_chunks >= dec.chunks // 2 > 0, name

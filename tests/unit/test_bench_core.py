@@ -305,6 +305,13 @@ def test_token_trace_counts_tokens_per_read_from_running_usage() -> None:
         trace.tokens(now, 1)
     assert trace.times == [1.0, 1.5, 2.0] and trace.ttft_s == 1.0
     assert trace.per_read_tokens() == [1, 2, 1]
+    trace.tokens(2.2, 0)  # a read with no token event and no new token (the usage chunk): nothing
+    state._usage = {"completion_tokens": 5}
+    trace.tokens(2.4, 0)  # the finish chunk of a token whose text is "": counted by the usage
+    assert trace.times == [1.0, 1.5, 2.0, 2.4] and trace.per_read_tokens() == [1, 2, 1, 1]
+    first_empty = TokenTrace(0.0, state)
+    first_empty.tokens(0.7, 0)
+    assert first_empty.ttft_s == 0.7 and first_empty.per_read_tokens() == [5]
     plain = TokenTrace(0.0, State())
     plain.tokens(1.0, 2)
     plain.tokens(1.2, 1)

@@ -110,3 +110,11 @@ def test_diff_ci_detects_a_shift_and_not_a_copy() -> None:
 def test_ci_bounds_are_within_the_sample_range(xs: list[float], stat: str) -> None:
     lo, hi = bootstrap_ci(xs, stat, rng=random.Random(0), resamples=100)
     assert min(xs) - 1e-9 <= lo <= hi <= max(xs) + 1e-9
+
+
+@given(st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=0, max_size=200))
+def test_float_pstdev_agrees_with_the_exact_one(xs: list[float]) -> None:
+    from vllm_client.bench._stats import pstdev
+
+    exact = statistics.pstdev(xs) if len(xs) > 1 else 0.0
+    assert pstdev(xs) == pytest.approx(exact, rel=1e-9, abs=1e-6)

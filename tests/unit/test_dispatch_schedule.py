@@ -9,7 +9,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from vllm_client._dispatch import Scheduler
+from vllm_client._dispatch import Scheduler, wait_plan
 
 
 def simulate(durations: list[float], *, concurrency: int, rate: float | None, timeout: float | None,
@@ -93,3 +93,47 @@ def test_bad_limits_are_errors() -> None:
     sched.start(0, -math.inf, 0.0)
     with pytest.raises(RuntimeError):
         sched.start(1, -math.inf, 0.0)
+
+
+# -- wait_plan: the early wake before a due send ----------------------------------------------
+
+def test_wait_plan_without_a_due_time_waits_for_an_outcome() -> None:
+    assert wait_plan(None, 0.0015) == (False, None)
+
+
+def test_wait_plan_far_from_the_due_time_sleeps_until_the_spin_window() -> None:
+    spin, timeout = wait_plan(0.010, 0.0015)
+    assert not spin and timeout == pytest.approx(0.0085)
+
+
+def test_wait_plan_inside_the_spin_window_yields() -> None:
+    assert wait_plan(0.001, 0.0015) == (True, 0.0)
+    assert wait_plan(0.0015, 0.0015) == (True, 0.0)
+
+
+def test_wait_plan_when_due_does_not_wait() -> None:
+    assert wait_plan(0.0, 0.0015) == (False, 0.0)
+    assert wait_plan(-0.2, 0.0015) == (False, 0.0)
+
+
+def test_wait_plan_without_a_spin_window_is_a_plain_timer() -> None:
+    assert wait_plan(0.004, 0.0) == (False, 0.004)
+    assert wait_plan(1e-9, 0.0) == (False, 1e-9)
+
+
+@given(st.floats(-1.0, 10.0, allow_nan=False), st.floats(0.0, 0.01, allow_nan=False))
+def test_wait_plan_never_sleeps_past_the_spin_window(remaining: float, spin: float) -> None:
+    yield_once, timeout = wait_plan(remaining, spin)
+    assert timeout is not None and timeout >= 0.0
+    if yield_once:
+        assert 0.0 < remaining <= spin and timeout == 0.0  # spinning only in the last `spin` seconds
+    else:
+        assert timeout <= max(0.0, remaining - spin) + 1e-12  # the timer ends before the window
+
+
+def test_pools_spin_only_where_timers_are_rounded() -> None:
+    from vllm_client._dispatch.async_pool import AsyncPool
+    from vllm_client._dispatch.sync_pool import ThreadPool
+
+    assert 0.001 <= AsyncPool.spin <= 0.002  # asyncio: epoll rounds timeouts up to 1 ms
+    assert ThreadPool.spin == 0.0

@@ -51,7 +51,7 @@ def test_accepts_text_only_chunks(payload: dict[str, Any]) -> None:
     chat_chunk({"content": "x"}, stop_reason=None),
     chat_chunk({"content": None, "tool_calls": [{"index": 0, "function": {"arguments": "{"}}]}),
     chat_chunk({"content": "x", "new_field": 1}),
-    {**chat_chunk({"content": "x"}), "usage": {"prompt_tokens": 1}},
+    {**chat_chunk({"content": "x"}), "usage": 3},
     {**chat_chunk({"content": "x"}), "system_fingerprint": "fp"},
     {k: v for k, v in chat_chunk({"content": "x"}).items() if k != "id"},
     {"error": {"message": "boom", "code": 500}},
@@ -74,6 +74,31 @@ def test_completion_chunks() -> None:
     assert decode_plain_completion(enc({**TOP, "choices": [choice]})).choices[0].text == "x"
     with pytest.raises(DecodeError):
         decode_plain_completion(enc({**TOP, "choices": [{**choice, "finish_reason": "length"}]}))
+
+
+@pytest.mark.parametrize("typed", [True, False])
+def test_continuous_usage_chunks_take_the_typed_path_and_keep_the_running_usage(typed: bool) -> None:
+    """continuous_usage_stats puts the running usage on every chunk: still plain, and the
+    state's usage after each read is what the general path leaves."""
+    dec = ChatStreamDecoder()
+    if not typed:
+        dec._decode_plain = None
+    seen = []
+    dec.feed(sse({**ROLE, "usage": {"prompt_tokens": 5, "completion_tokens": 0, "total_tokens": 5}}))
+    for i in range(1, 4):
+        usage = {"prompt_tokens": 5, "completion_tokens": i, "total_tokens": 5 + i}
+        assert dec.feed(sse({**chat_chunk({"content": f"w{i}"}), "usage": usage})) == [Content(f"w{i}")]
+        seen.append(dec._state._usage)
+    assert seen == [{"prompt_tokens": 5, "completion_tokens": i, "total_tokens": 5 + i} for i in range(1, 4)]
+    assert dec.plain_chunks == (3 if typed else 0) and dec.token_chunks == 3
+    assert dec.final().content == "w1w2w3"
+    assert dec.final().usage is not None and dec.final().usage.completion_tokens == 3
+
+
+def test_completion_chunks_with_running_usage_are_plain() -> None:
+    choice = {"index": 0, "text": "x", "logprobs": None, "finish_reason": None, "stop_reason": None}
+    chunk = decode_plain_completion(enc({**TOP, "choices": [choice], "usage": {"completion_tokens": 2}}))
+    assert chunk.usage == {"completion_tokens": 2}
 
 
 def test_reasoning_then_content_in_one_delta() -> None:

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any, Generic, TypeVar
 
-from .._dispatch import DispatchTimeout, Scheduler, Timing
+from .._dispatch import DispatchTimeout, Scheduler, Timing, wait_plan
 from .._dispatch.async_pool import AsyncPool
 
 __all__ = ["Dispatch"]
@@ -113,10 +113,15 @@ class Dispatch(Generic[J]):
                     raise RuntimeError("dispatch stalled: the gate is closed with nothing in flight")
                 if self._idle is not None:
                     self._idle()
+                send_due = wake
                 deadline = sched.next_deadline()
                 if deadline is not None:
                     wake = deadline if wake is None else min(wake, deadline)
-                outcomes = await pool.wait(None if wake is None else max(0.0, wake - clock()))
+                # A due send is waited for precisely (timer, then yields: see wait_plan); a
+                # timeout deadline alone needs no precision.
+                spin_now, timeout = wait_plan(None if wake is None else wake - clock(),
+                                              pool.spin if wake is not None and wake == send_due else 0.0)
+                outcomes = await (pool.yield_once() if spin_now else pool.wait(timeout))
                 for token, result, error in outcomes:
                     entry = running.get(token)
                     if entry is None or not sched.finish(token, entry[1].end):

@@ -87,6 +87,7 @@ class AsyncStream(Generic[E, F]):
         feed = decoder.feed
         response = self.response
         metrics = self._metrics
+        every_read = metrics.every_read
         deadlines = self._deadlines
         timed = deadlines.active
         perf = time.perf_counter
@@ -98,9 +99,11 @@ class AsyncStream(Generic[E, F]):
                         continue  # after [DONE]: read the body's end so the connection can be reused
                     events = feed(data)
                     if not events:
+                        if every_read:
+                            metrics.tokens(perf(), 0)
                         continue
                     tokens = decoder.last_token_chunks  # timing per read: one clock read, not one per event
-                    if tokens:
+                    if tokens or every_read:
                         metrics.tokens(perf(), tokens)
                     if timed:
                         deadlines.mark_event(time.monotonic(), token=tokens > 0)

@@ -11,6 +11,6 @@ send times and the statistics.
 
 from __future__ import annotations
 
-from .schedule import DispatchTimeout, Scheduler, Timing
+from .schedule import DispatchTimeout, Scheduler, Timing, wait_plan
 
-__all__ = ["DispatchTimeout", "Scheduler", "Timing"]
+__all__ = ["DispatchTimeout", "Scheduler", "Timing", "wait_plan"]

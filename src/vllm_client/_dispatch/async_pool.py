@@ -22,6 +22,10 @@ class AsyncPool:
     """Tasks by token. ``workers`` is the sync pool's thread count; tasks need no cap here
     (the scheduler keeps the count)."""
 
+    spin = 0.0015
+    """Seconds before a due start the loop stops sleeping on a timer and yields instead
+    (asyncio rounds timer waits up to whole milliseconds; see ``schedule.wait_plan``)."""
+
     def __init__(self, workers: int) -> None:
         self._tasks: dict[int, asyncio.Task[Any]] = {}
         self._done: deque[Outcome] = deque()
@@ -60,6 +64,14 @@ class AsyncPool:
                 self._waiter = None
                 if handle is not None:
                     handle.cancel()
+        out = list(self._done)
+        self._done.clear()
+        return out
+
+    async def yield_once(self) -> list[Outcome]:
+        """One zero-length yield to the event loop (it serves ready sockets and callbacks),
+        then the outcomes that arrived."""
+        await asyncio.sleep(0)
         out = list(self._done)
         self._done.clear()
         return out

@@ -19,6 +19,9 @@ Outcome = tuple[int, Any, BaseException | None]
 
 
 class ThreadPool:
+    spin = 0.0
+    """No spin window: a thread's timed wait is not rounded up to milliseconds."""
+
     def __init__(self, workers: int) -> None:
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vllm-client-dispatch")
         self._futures: dict[int, Future[Any]] = {}
@@ -45,6 +48,10 @@ class ThreadPool:
                 continue  # cancelled (forgotten) by us
             exc = future.exception()
             out.append((token, None if exc is not None else future.result(), exc))
+
+    def yield_once(self) -> list[Outcome]:
+        """The outcomes that arrived, without waiting (the async pool's zero-length yield)."""
+        return self.wait(0.0)
 
     def cancel(self, token: int) -> None:
         future = self._futures.pop(token, None)

@@ -212,6 +212,9 @@ class ChatStreamState(StreamStateBase[ChatStreamEvent]):
         acc = self._choices.get(index)
         if acc is None:
             return False
+        usage = chunk.usage
+        if usage is not None:
+            self._usage = usage
         delta = c.delta
         text = delta.content
         reasoning = delta.reasoning

@@ -107,6 +107,9 @@ class CompletionStreamState(StreamStateBase[CompletionStreamEventType]):
         acc = self._choices.get(index)
         if acc is None:
             return False
+        usage = chunk.usage
+        if usage is not None:
+            self._usage = usage
         text = c.text
         if text:
             acc.text.append(text)

@@ -55,11 +55,21 @@ class StreamDeadlines:
         return out
 
     def remaining(self, now: float) -> float | None:
-        """Seconds until the nearest limit (<= 0 when one has passed), or None if unlimited."""
-        limits = self._limits()
-        if not limits:
-            return None
-        return min(at for at, _ in limits) - now
+        """Seconds until the nearest limit (<= 0 when one has passed), or None if unlimited.
+        Asked before every read: arithmetic only (:meth:`expired` words the limit)."""
+        t = self.timeout
+        nearest: float | None = None
+        if t.total is not None:
+            nearest = (self.started if self.origin is None else self.origin) + t.total
+        if not self.got_token and t.first_token is not None:
+            at = self.started + t.first_token
+            if nearest is None or at < nearest:
+                nearest = at
+        if t.idle is not None and (self.got_token or t.first_token is None):
+            at = self.last_event + t.idle
+            if nearest is None or at < nearest:
+                nearest = at
+        return None if nearest is None else nearest - now
 
     def expired(self, now: float) -> str | None:
         """A description of the limit that has passed, or None."""

@@ -9,8 +9,14 @@ anyway) and the running ``completion_tokens`` of continuous usage stats: three l
 per read, nothing per event. Measured (a 1800-token stream from a local emulator, CPU per
 token chunk, this loaded 2-core box): 16.5 us with the trace against 15.9-16.7 us with the
 stream's own metrics (no difference within noise); asking for continuous usage costs ~1-2 us
-per chunk over ``include_usage`` alone (every chunk then carries usage, which sends it down
-the general decode path), the price of exact tokens per chunk.
+per chunk over ``include_usage`` alone, the price of exact tokens per chunk (chunks carrying
+the running usage take the typed plain-chunk path too, see ``_protocol/plain_chunks``).
+
+The trace also sees reads that brought no token *event* (``every_read``): vLLM sends a
+token whose text is not yet whole UTF-8 as ``content: ""``, which no event reports, and
+when that is the last token its text-less finish chunk would otherwise lose it. The
+running usage says the token arrived, so the read is kept (a real-vLLM run summed 7 of 8
+tokens before this).
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ class TokenTrace(StreamMetrics):
     """Per-read times and running token counts of one stream."""
 
     __slots__ = ("counts", "cumulative", "state", "times")
+    every_read = True  # reads without a token event too: a token whose text is "" shows in the usage
 
     def __init__(self, started: float, state: Any) -> None:
         StreamMetrics.__init__(self, started)
@@ -43,14 +50,20 @@ class TokenTrace(StreamMetrics):
         self.state = state  # the stream state: its ``_usage`` is the latest usage seen
 
     def tokens(self, now: float, count: int = 1) -> None:
+        usage = getattr(self.state, "_usage", None)  # chat/completions; Responses streams have no running usage
+        done = usage.get("completion_tokens") if usage is not None else None
         if count <= 0:
-            return
+            # A read with events but no text (the finish chunk, most often): vLLM sends a
+            # token whose text is not yet whole UTF-8 as ``content: ""``, which no event
+            # counts; the running usage still shows it arrived, here and now.
+            cum = self.cumulative
+            if done is None or done <= ((cum[-1] or 0) if cum else 0):
+                return
         if self.ttft_s is None:
             self.ttft_s = now - self.started
         self.times.append(now)
         self.counts.append(count)
-        usage = getattr(self.state, "_usage", None)  # chat/completions; Responses streams have no running usage
-        self.cumulative.append(usage.get("completion_tokens") if usage is not None else None)
+        self.cumulative.append(done)
 
     def per_read_tokens(self) -> list[int]:
         """Tokens each read brought: running-usage deltas when every read had them (the

@@ -60,11 +60,14 @@ class CompletionReply:
 class RawResponse:
     """An exact answer: status, headers and body bytes. A sequence of byte strings as
     `body` is sent with `Transfer-Encoding: chunked`, one HTTP chunk per element.
-    `content-length` is added for a bytes body unless present in `headers`."""
+    `content-length` is added for a bytes body unless present in `headers`. `interval`
+    spaces the elements of a sequence body by that many seconds, as a server generating
+    tokens spaces its chunks (a replayed capture then arrives read by read)."""
 
     status: int = 200
     headers: Mapping[str, str] | Sequence[tuple[str, str]] = ()
     body: bytes | Sequence[bytes] = b""
+    interval: float = 0.0
 
 
 Reply = ChatReply | CompletionReply | RawResponse

@@ -553,7 +553,9 @@ class MockVllmServer(more.MoreRoutes):
             return
         if not await conn.start_stream(raw.status, hdrs):
             return
-        for piece in raw.body:
+        for i, piece in enumerate(raw.body):
+            if i and raw.interval > 0 and not await conn.sleep(raw.interval):
+                return
             if not await conn.send_chunk(piece):
                 return
         await conn.end_stream()
