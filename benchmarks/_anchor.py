@@ -111,14 +111,16 @@ def vllm_bench_serve(base_url: str, dataset: Path, out: Path, *, num_prompts: in
 
 def ours_bench_serve(base_url: str, dataset: Path, out: Path, *, num_prompts: int, rate: float,
                      max_concurrency: int | None = None, seed: int = 0, scrape: bool = True,
-                     bootstrap: int = 1000, wrapper: Sequence[str] = ()) -> dict[str, Any]:
+                     bootstrap: int = 1000, wrapper: Sequence[str] = (), event_loop: str = "asyncio",
+                     continuous_usage: bool = True) -> dict[str, Any]:
     """One ``vllm_client.bench`` run (``_ours_run.py``, a fresh process) with the same dataset
     and load; its result JSON plus ``_process``, ``_records`` (the per-request JSONL lines) and
     ``_lag_ms`` (estimated like the anchor's, from the send times)."""
     requests = out.with_suffix(".jsonl")
     spec = {"base_url": base_url, "dataset": str(dataset), "num_requests": num_prompts, "rate": rate,
             "max_concurrency": max_concurrency, "seed": seed, "result": str(out), "requests": str(requests),
-            "scrape": scrape, "bootstrap": bootstrap}
+            "scrape": scrape, "bootstrap": bootstrap, "event_loop": event_loop,
+            "continuous_usage": continuous_usage}
     spec_path = out.with_suffix(".spec.json")
     spec_path.write_text(json.dumps(spec))
     process = measure([*wrapper, sys.executable, str(Path(__file__).with_name("_ours_run.py")), str(spec_path)],
@@ -166,8 +168,10 @@ def spread(values: Sequence[float]) -> str:
 class MockServer:
     """``vllm-client mock-server`` in its own process (its CPU is not the client's)."""
 
-    def __init__(self, *, token_rate: float | None = None, model: str = "tiny", wrapper: Sequence[str] = ()) -> None:
-        cmd = [*wrapper, sys.executable, "-m", "vllm_client", "mock-server", "--port", "0", "--model", model]
+    def __init__(self, *, token_rate: float | None = None, model: str = "tiny", wrapper: Sequence[str] = (),
+                 loop: str = "asyncio") -> None:
+        cmd = [*wrapper, sys.executable, "-m", "vllm_client", "mock-server", "--port", "0", "--model", model,
+               "--loop", loop]
         if token_rate:
             cmd += ["--token-rate", str(token_rate)]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)

@@ -282,6 +282,24 @@ async def test_several_servers_share_the_load_and_each_is_scraped() -> None:
     assert result["completed"] == 8 and sum(served) == 8 and min(served) > 0
     assert set(result["server_metrics"]) == {a.base_url, b.base_url}
     assert sum(m["deltas"]["request_success"] for m in result["server_metrics"].values()) == 8
+    assert result["routing"] == "least_outstanding"
+    assert {r.server for r in result.records} == {a.base_url, b.base_url}  # each record says where it went
+
+
+async def test_multi_turn_sessions_stay_on_one_server_with_session_affinity() -> None:
+    with MockVllmServer(token_rate=5000) as a, MockVllmServer(token_rate=5000) as b:
+        async with AsyncVllmClient([a.base_url, b.base_url], routing="session_affinity") as client:
+            cfg = _config("multi-turn", n=12, workload={"model": "mock-model", "turns": 3, "think_time": 0.0},
+                          load=Load(users=4, num_requests=12))
+            result = await arun_bench(client, cfg, progress=False)
+        sent = {s.base_url: [r.headers.get("x-session-id") for r in s.requests if r.path == CHAT] for s in (a, b)}
+    assert result["completed"] == 12 and result["routing"] == "session_affinity"
+    homes: dict[int | None, set[str | None]] = {}
+    for r in result.records:
+        homes.setdefault(r.session, set()).add(r.server)
+    assert len(homes) >= 4 and all(len(h) == 1 for h in homes.values())  # a conversation keeps its server
+    ids = [i for ids in sent.values() for i in ids]
+    assert len(ids) == 12 and all(i and i.startswith("bench-0-") for i in ids)  # X-Session-ID on every turn
 
 
 async def test_ttft_counts_the_first_real_token_not_the_role_chunk(tmp_path: Path) -> None:

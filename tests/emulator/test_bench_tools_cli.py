@@ -117,3 +117,19 @@ def test_plot_without_matplotlib_names_the_extra_before_running(tmp_path: Path, 
                                              "--plot", str(tmp_path)])
         assert out.exit_code == 1
         assert "vllm-client[bench]" in out.output  # and no connection was tried: port 9 would have failed later
+
+
+def test_serve_routing_spreads_over_several_servers(tmp_path: Path) -> None:
+    prompts = tmp_path / "p.jsonl"
+    prompts.write_text("".join(json.dumps({"prompt": f"q{i}", "output_tokens": 3}) + "\n" for i in range(8)))
+    with MockVllmServer(model="m") as a, MockVllmServer(model="m") as b:
+        out = invoke("bench", "serve", "--base-url", f"{a.url},{b.url}", "--model", "m", "--dataset",
+                     f"prompts:{prompts}", "-n", "8", "--routing", "round_robin", "--no-scrape", "--json",
+                     "--progress", "none")
+        chats = [sum(r.path.endswith("/chat/completions") for r in s.requests) for s in (a, b)]
+    assert out.exit_code in (0, 3), out.output  # 3: a starved machine marks the run invalid
+    data = json.loads(out.stdout)
+    assert data["routing"] == "round_robin" and data["completed"] == 8
+    assert chats == [4, 4]  # one each in turn
+    bad = invoke("bench", "serve", "--base-url", "http://127.0.0.1:9", "--routing", "random")
+    assert bad.exit_code == 2 and "routing must be one of" in " ".join(bad.output.split())

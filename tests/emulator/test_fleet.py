@@ -148,6 +148,7 @@ def test_prefix_affinity_keeps_a_system_prompt_on_one_server(make_api: Any, mock
 def test_stream_broken_after_first_event_is_a_stream_error_not_a_switch(
         make_api: Any, mocks: list[MockVllmServer]) -> None:
     api = make_api(urls(mocks), routing="round_robin")
+    assert api.client.routing == "round_robin" and make_api(urls(mocks)).client.routing == "least_outstanding"
     for m in mocks:
         m.add_fault(StreamDrop(after_chunks=2))
     stream = api(api.client.chat.completions.create(messages=MESSAGES, stream=True))

@@ -218,6 +218,10 @@ def test_result_json_keys_follow_vllm_bench_serve_and_ours() -> None:
             "ttft_from_scheduled_ms", "chunk_itl_ms", "steady_state", "warmup", "goodput_fraction"}
     assert vllm_keys | ours <= set(data)
     assert data["completed"] == 3 and data["warmup"] == 1
+    assert data["routing"] is None  # one server: nothing was routed
+    two = build_result(cfg, records, audit=None, server_metrics=[None, None], base_urls=["http://x/v1", "http://y/v1"],
+                       model="m", routing="prefix_affinity").to_dict()
+    assert two["routing"] == "prefix_affinity"
     assert set(data["ci"]["ttft_ms"]) == {"mean", "p50", "p90", "p99"}
     lo, hi = data["ci"]["ttft_ms"]["p50"]
     assert lo <= data["p50_ttft_ms"] <= hi
@@ -331,6 +335,9 @@ def test_request_params_per_endpoint() -> None:
     session = Session(0, 3, history=[{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}])
     turn = Job(1, "measured", 0.0, Prompt(text="c", output_tokens=5), session=session, turn=1)
     assert [m["content"] for m in request_params(cfg, turn, None)[1]["messages"]] == ["a", "b", "c"]
+    assert "session_id" not in request_params(cfg, turn, None)[1]  # one server: what the anchor sends
+    assert request_params(cfg, turn, None, session_ids=True)[1]["session_id"] == "bench-0-0"
+    assert "session_id" not in request_params(cfg, job, None, session_ids=True)[1]  # not a session
     cfg.workload.endpoint = "responses"
     endpoint, params = request_params(cfg, job, None)
     assert endpoint == "responses" and params["max_output_tokens"] == 5 and "stream_options" not in params

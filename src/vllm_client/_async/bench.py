@@ -51,7 +51,7 @@ async def arun_bench(client: AsyncVllmClient, config: BenchConfig, *, progress: 
     finally:
         reporter.finish(None)  # the live view ends, whatever happened
     return build_result(config, records, audit=audit, server_metrics=server_metrics,
-                        base_urls=list(client.base_urls), model=model,
+                        base_urls=list(client.base_urls), model=model, routing=client.routing,
                         pool_limit=client._core.config.limits.max_connections)
 
 
@@ -178,9 +178,11 @@ async def _phase(client: AsyncVllmClient, config: BenchConfig, prepared: Prepare
     chat = client.chat.completions
     completions = client.completions
 
+    several = len(client.base_urls) > 1
+
     async def send(job: Job, timing: Timing) -> tuple[RequestRecord, str | None]:
         rec = run.begin(job, timing.scheduled, timing.ready)
-        endpoint, params = request_params(config, job, model)
+        endpoint, params = request_params(config, job, model, session_ids=several)
         trace: TokenTrace | None = None
         streaming = False
         answer: str | None = None
@@ -192,6 +194,8 @@ async def _phase(client: AsyncVllmClient, config: BenchConfig, prepared: Prepare
             else:
                 stream = await completions.create(stream=True, timeout=timeout, **params)
             streaming = True
+            if several:
+                rec.server = stream.server  # which one the routing picked
             trace = attach_trace(stream)
             async with stream:
                 async for _ in stream:
@@ -199,6 +203,8 @@ async def _phase(client: AsyncVllmClient, config: BenchConfig, prepared: Prepare
             end = clock()
             answer = run.succeeded(rec, trace, await stream.final(), end)
         except Exception as exc:
+            if several and rec.server is None:
+                rec.server = getattr(exc, "server", None)
             run.failed(rec, exc, trace, streaming, clock())
         return rec, answer
 

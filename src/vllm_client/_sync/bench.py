@@ -52,7 +52,7 @@ def arun_bench(client: VllmClient, config: BenchConfig, *, progress: ProgressSet
     finally:
         reporter.finish(None)  # the live view ends, whatever happened
     return build_result(config, records, audit=audit, server_metrics=server_metrics,
-                        base_urls=list(client.base_urls), model=model,
+                        base_urls=list(client.base_urls), model=model, routing=client.routing,
                         pool_limit=client._core.config.limits.max_connections)
 
 
@@ -179,9 +179,11 @@ def _phase(client: VllmClient, config: BenchConfig, prepared: Prepared, run: Run
     chat = client.chat.completions
     completions = client.completions
 
+    several = len(client.base_urls) > 1
+
     def send(job: Job, timing: Timing) -> tuple[RequestRecord, str | None]:
         rec = run.begin(job, timing.scheduled, timing.ready)
-        endpoint, params = request_params(config, job, model)
+        endpoint, params = request_params(config, job, model, session_ids=several)
         trace: TokenTrace | None = None
         streaming = False
         answer: str | None = None
@@ -193,6 +195,8 @@ def _phase(client: VllmClient, config: BenchConfig, prepared: Prepared, run: Run
             else:
                 stream = completions.create(stream=True, timeout=timeout, **params)
             streaming = True
+            if several:
+                rec.server = stream.server  # which one the routing picked
             trace = attach_trace(stream)
             with stream:
                 for _ in stream:
@@ -200,6 +204,8 @@ def _phase(client: VllmClient, config: BenchConfig, prepared: Prepared, run: Run
             end = clock()
             answer = run.succeeded(rec, trace, stream.final(), end)
         except Exception as exc:
+            if several and rec.server is None:
+                rec.server = getattr(exc, "server", None)
             run.failed(rec, exc, trace, streaming, clock())
         return rec, answer
 

@@ -129,6 +129,13 @@ class VllmClient(PoolingMixin, GenerateMixin, InvocationsMixin):
         return self._core.config.base_urls
 
     @property
+    def routing(self) -> str:
+        """The name of the routing policy over :attr:`base_urls` ("least_outstanding" unless
+        ``routing=`` said otherwise; with one server it decides nothing)."""
+        routing = self._core.config.routing
+        return str(getattr(routing, "name", routing) or "least_outstanding")
+
+    @property
     def servers(self) -> list[ServerStatus]:
         """Per server: URL, breaker state ("closed" / "open" / "half_open"), this client's
         requests in flight, requests sent, failed attempts, and the last error's text."""

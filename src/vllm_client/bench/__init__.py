@@ -63,7 +63,7 @@ async def arun_bench(client: AsyncVllmClient, config: BenchConfig, *,
         from ._workers import run_workers
 
         def spread() -> BenchResult:
-            with VllmClient(list(client.base_urls), api_key=client.api_key) as sync:
+            with VllmClient(list(client.base_urls), api_key=client.api_key, routing=client.routing) as sync:
                 return run_workers(sync, config, config.workers)
 
         return await asyncio.to_thread(spread)

@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from .._event_loop import describe as describe_loop
 from ._stats import summary
 
 __all__ = ["Audit", "verdict"]
@@ -49,6 +50,7 @@ class Audit:
         self._thread: threading.Thread | None = None
         self._handle: asyncio.TimerHandle | None = None
         self._due = 0.0
+        self.event_loop: str | None = None  # what ran the run: "asyncio", "uvloop 0.23.0" or "threads"
 
     def start(self, origin: float) -> None:
         self.origin = origin
@@ -58,6 +60,7 @@ class Audit:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             loop = None
+        self.event_loop = describe_loop(loop) if loop is not None else "threads"
         if loop is not None:
             self._due = now + self.interval
             self._handle = loop.call_later(self.interval, self._tick, loop)
@@ -106,6 +109,7 @@ class Audit:
 
     def report(self) -> dict[str, Any]:
         return {
+            "event_loop": self.event_loop,
             "client_cpu_util": self.cpu_util,
             "client_cpu_series": self.cpu_series,
             "event_loop_lag_ms": {k: (None if v is None else v * 1000.0) for k, v in summary(self.lags).items()},

@@ -19,7 +19,6 @@ says so (the ceiling is then a lower bound).
 
 from __future__ import annotations
 
-import asyncio
 import math
 import os
 import subprocess
@@ -29,6 +28,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .._event_loop import resolve as resolve_loop
+from .._event_loop import run as run_on_loop
 from ._search import LoadSearch, Slo
 from ._sweep import point_from_result
 
@@ -40,7 +41,9 @@ EMULATOR_SATURATED = 0.9
 
 class _Emulator:
     def __init__(self, token_rate: float) -> None:
-        cmd = [sys.executable, "-m", "vllm_client", "mock-server", "--port", "0", "--token-rate", f"{token_rate:g}"]
+        # on uvloop when installed: the emulator must be the faster side of the measurement
+        cmd = [sys.executable, "-m", "vllm_client", "mock-server", "--port", "0", "--token-rate", f"{token_rate:g}",
+               "--loop", "auto"]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         assert self.proc.stdout is not None
         self.base_url = self.proc.stdout.readline().strip()
@@ -65,10 +68,11 @@ class _Emulator:
 
 
 def calibrate(*, tokens: int = 128, token_rate: float = 1000.0, start_rate: float = 10.0, max_rate: float = 2560.0,
-              seconds: float = 5.0, lag_ms: float = 1.0, refine: int = 2,
+              seconds: float = 5.0, lag_ms: float = 1.0, refine: int = 2, event_loop: str = "asyncio",
               on_point: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
-    """Measure the ceiling (see the module docstring); returns ``{"ceiling": {...} | None,
-    "points": [...], "notes": [...], "settings": {...}}``."""
+    """Measure the ceiling (see the module docstring) of bench runs on ``event_loop``; returns
+    ``{"ceiling": {...} | None, "points": [...], "notes": [...], "settings": {...}}``."""
+    resolve_loop(event_loop)
     if not 0 < start_rate <= max_rate:
         raise ValueError("start_rate must be > 0 and at most max_rate")
     rates = [start_rate * 2.0 ** k for k in range(int(math.log2(max_rate / start_rate)) + 1)]
@@ -79,7 +83,7 @@ def calibrate(*, tokens: int = 128, token_rate: float = 1000.0, start_rate: floa
     try:
         while (rate := search.next_load()) is not None:
             before, start = emulator.cpu_s(), time.perf_counter()
-            result = asyncio.run(_run(emulator.base_url, rate, tokens, seconds))
+            result = run_on_loop(_run(emulator.base_url, rate, tokens, seconds), event_loop)
             after, wall = emulator.cpu_s(), time.perf_counter() - start
             data = result.to_dict()
             verdict = search.record(point_from_result(rate, data, result.records, [slo]))
@@ -92,7 +96,7 @@ def calibrate(*, tokens: int = 128, token_rate: float = 1000.0, start_rate: floa
                 "client_cpu_util": data.get("client_cpu_util"),
                 "emulator_cpu_util": (None if before is None or after is None
                                       else (after - before) / max(duration, 1e-9)),
-                "failed": data.get("failed"),
+                "failed": data.get("failed"), "event_loop": data.get("event_loop"),
             }
             points.append(entry)
             if on_point is not None:
@@ -107,7 +111,8 @@ def calibrate(*, tokens: int = 128, token_rate: float = 1000.0, start_rate: floa
     return {"ceiling": ceiling, "points": points, "notes": _notes(points, best is not None, max_rate),
             "stopped": search.stopped,
             "settings": {"tokens": tokens, "token_rate": token_rate, "start_rate": start_rate, "max_rate": max_rate,
-                         "seconds": seconds, "lag_ms": lag_ms, "refine": refine}}
+                         "seconds": seconds, "lag_ms": lag_ms, "refine": refine,
+                         "event_loop": points[0]["event_loop"] if points else resolve_loop(event_loop)}}
 
 
 async def _run(base_url: str, rate: float, tokens: int, seconds: float) -> Any:

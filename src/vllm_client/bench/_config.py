@@ -11,6 +11,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from .._event_loop import resolve as resolve_loop
+
 __all__ = ["DATASETS", "BenchConfig", "Limits", "Load", "Workload", "parse_slo"]
 
 DATASETS = ("random", "shared-prefix", "multi-turn", "sharegpt", "batch", "prompts")
@@ -157,7 +159,10 @@ class BenchConfig:
     prompts and the arrival times reproducible. ``audit_*`` are the self-audit thresholds
     (see :mod:`vllm_client.bench._audit`); ``scrape_interval`` the ``/metrics`` period (0: at
     start and end only); ``bootstrap`` the CI replicates (0: no CIs); ``workers`` the processes
-    the load is spread over (:mod:`vllm_client.bench._workers`)."""
+    the load is spread over (:mod:`vllm_client.bench._workers`); ``event_loop`` the loop of the
+    processes bench starts itself, the CLI's and the workers' ("asyncio", "uvloop", or "auto":
+    uvloop when installed; see :mod:`vllm_client._event_loop`; :func:`arun_bench` runs on its
+    caller's loop)."""
 
     workload: Workload = field(default_factory=Workload)
     load: Load = field(default_factory=Load)
@@ -171,10 +176,12 @@ class BenchConfig:
     audit_cpu: float = 0.90
     label: str | None = None
     workers: int = 1
+    event_loop: str = "asyncio"
 
     def check(self) -> None:
         if self.workers < 1:
             raise ValueError("workers must be >= 1")
+        resolve_loop(self.event_loop)  # an unknown name, or uvloop asked for and not installed
         self.workload.check()
         self.load.check()
         for name, value in self.slos.items():

@@ -83,7 +83,7 @@ def _steady(config: BenchConfig, measured: list[RequestRecord]) -> tuple[float, 
 
 def build_result(config: BenchConfig, records: list[RequestRecord], *, audit: Audit | None,
                  server_metrics: list[dict[str, Any] | None], base_urls: list[str], model: str | None,
-                 pool_limit: int | None = None) -> BenchResult:
+                 routing: str | None = None, pool_limit: int | None = None) -> BenchResult:
     measured = [r for r in records if r.kind == "measured"]
     data: dict[str, Any] = {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -91,6 +91,7 @@ def build_result(config: BenchConfig, records: list[RequestRecord], *, audit: Au
         "backend": "vllm-client",
         "model_id": model,
         "base_urls": base_urls,
+        "routing": routing if len(base_urls) > 1 else None,  # how the load was spread over them
     }
     data.update(compute(measured, slos=config.slos, bootstrap=config.bootstrap, seed=config.seed,
                         steady=_steady(config, measured)))

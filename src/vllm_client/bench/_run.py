@@ -88,8 +88,12 @@ def attach_trace(stream: Any) -> TokenTrace:
     return trace
 
 
-def request_params(config: BenchConfig, job: Job, model: str | None) -> tuple[str, dict[str, Any]]:
-    """(endpoint, keyword arguments of ``create``) for a job."""
+def request_params(config: BenchConfig, job: Job, model: str | None, *,
+                   session_ids: bool = False) -> tuple[str, dict[str, Any]]:
+    """(endpoint, keyword arguments of ``create``) for a job. ``session_ids``: a multi-turn
+    job says its session (``session_id``, also sent as ``X-Session-ID``), so that routing over
+    several servers (or a gateway) can keep a conversation where its history is cached; off
+    for one server, whose requests then stay exactly what the anchor sends."""
     wl = config.workload
     prompt = job.prompt
     extra = dict(prompt.body)
@@ -103,6 +107,8 @@ def request_params(config: BenchConfig, job: Job, model: str | None) -> tuple[st
         params["stream_options"] = dict(STREAM_OPTIONS)
     if model:
         params["model"] = model
+    if session_ids and job.session is not None:
+        params["session_id"] = f"bench-{config.seed}-{job.session.id}"
     if prompt.output_tokens is not None:
         params["max_output_tokens" if endpoint == "responses" else "max_tokens"] = prompt.output_tokens
     if endpoint == "responses":

@@ -13,7 +13,6 @@ dispatch lag over all of them, the busiest worker's CPU.
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import math
 import multiprocessing
@@ -21,6 +20,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from .._event_loop import run as run_on_loop
 from ._audit import Audit
 from ._config import BenchConfig
 from ._records import RequestRecord
@@ -62,6 +62,7 @@ class _WorkerAudit(Audit):
         self.lags = [x for r in reports for x in r["lags"]]
         self.cpu_series = [p for r in reports for p in r["cpu_series"]]
         self._cpu_total = max((r["cpu"] for r in reports), default=0.0)
+        self.event_loop = next((r["event_loop"] for r in reports), None)
 
     def report(self) -> dict[str, Any]:
         out = super().report()
@@ -69,19 +70,20 @@ class _WorkerAudit(Audit):
         return out
 
 
-def _worker(args: tuple[list[str], str | None, BenchConfig, Any, str | None, float, int]) -> dict[str, Any]:
-    urls, api_key, config, prepared, model, start_at, connections = args
+def _worker(args: tuple[list[str], str | None, str, BenchConfig, Any, str | None, float, int]) -> dict[str, Any]:
+    urls, api_key, routing, config, prepared, model, start_at, connections = args
     from .._async.bench import run_phases
     from .._async.client import AsyncVllmClient
     from .._config import Limits
 
     async def main() -> dict[str, Any]:
-        async with AsyncVllmClient(urls, api_key=api_key, max_retries=0,
+        async with AsyncVllmClient(urls, api_key=api_key, max_retries=0, routing=routing,
                                    limits=Limits(max_connections=connections, max_keepalive=connections)) as client:
             records, audit, _ = await run_phases(client, config, prepared, model, start_at=start_at)
-        return {"records": records, "lags": audit.lags, "cpu_series": audit.cpu_series, "cpu": audit.cpu_util}
+        return {"records": records, "lags": audit.lags, "cpu_series": audit.cpu_series, "cpu": audit.cpu_util,
+                "event_loop": audit.event_loop}
 
-    return asyncio.run(main())
+    return run_on_loop(main(), config.event_loop)
 
 
 def run_workers(client: Any, config: BenchConfig, workers: int) -> BenchResult:
@@ -109,7 +111,8 @@ def run_workers(client: Any, config: BenchConfig, workers: int) -> BenchResult:
         s.first()
     start_at = time.perf_counter() + _LEAD
     connections = max(256, (config.load.max_concurrency or config.load.users or 10_000) // workers + 1)
-    jobs = [(list(client.base_urls), client.api_key, part, share, model, start_at, connections)
+    # every worker routes its own share by the client's policy (its own counts and caches)
+    jobs = [(list(client.base_urls), client.api_key, client.routing, part, share, model, start_at, connections)
             for part, share in zip(parts, shares, strict=True)]
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(workers) as pool:
@@ -128,6 +131,6 @@ def run_workers(client: Any, config: BenchConfig, workers: int) -> BenchResult:
     for i, r in enumerate(measured):
         r.index = i  # one run: indexes by schedule
     result = build_result(config, records, audit=_WorkerAudit(outs), server_metrics=server_metrics,
-                          base_urls=list(client.base_urls), model=model)
+                          base_urls=list(client.base_urls), model=model, routing=client.routing)
     result.data["workers"] = workers
     return result

@@ -123,6 +123,34 @@ def client_command(name: str, *,
     return register
 
 
+LOOP_HELP = "Event loop: asyncio, uvloop, or auto (uvloop when installed)."
+
+
+def checked_loop(value: str) -> str:
+    """``--loop``'s callback: a loop name :mod:`vllm_client._event_loop` knows and can run
+    here, else a usage error (exit 2) before anything starts."""
+    from .._event_loop import resolve
+
+    try:
+        resolve(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    return value
+
+
+ROUTING_HELP = ("How requests are spread over several --base-url servers (comma-separated): least_outstanding, "
+                "round_robin, session_affinity or prefix_affinity.")
+
+
+def checked_routing(value: str | None) -> str | None:
+    """``--routing``'s callback: a policy name of :mod:`vllm_client._routing`, else a usage error."""
+    from .._routing import POLICIES
+
+    if value is not None and value not in POLICIES:
+        raise typer.BadParameter(f"routing must be one of {', '.join(POLICIES)}; got {value!r}")
+    return value
+
+
 def _print_version(value: bool) -> None:
     if value:
         print(f"vllm-client {__version__}")

@@ -8,7 +8,6 @@ client was the bottleneck: the reason is printed in red).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
 from pathlib import Path
@@ -16,7 +15,8 @@ from typing import Annotated, Any
 
 import typer
 
-from ._app import Globals, client_command
+from .._event_loop import run as run_on_loop
+from ._app import LOOP_HELP, ROUTING_HELP, Globals, checked_loop, checked_routing, client_command
 from ._bench import bench_app
 from ._output import console
 
@@ -101,6 +101,9 @@ def serve(
                                              help="Invalid above this client CPU (cores).")] = 0.9,
     workers: Annotated[int, typer.Option("--workers", min=1, rich_help_panel=_L, help=(
         "Spread the load over N processes (when one cannot keep up)."))] = 1,
+    loop: Annotated[str, typer.Option("--loop", callback=checked_loop, help=LOOP_HELP, rich_help_panel=_L)] = "asyncio",
+    routing: Annotated[str | None, typer.Option("--routing", callback=checked_routing, help=ROUTING_HELP,
+                                                rich_help_panel=_L)] = None,
 ) -> None:
     """Run a load against the server and report what the server did (TTFT, TPOT, ITL, throughput, goodput)."""
     from ..bench import BenchConfig, Limits, Load, Workload, parse_slo
@@ -125,7 +128,7 @@ def serve(
                       total=request_timeout),
         slos=dict(parse_slo(s) for s in slo or ()), seed=seed, scrape_interval=scrape_interval,
         scrape_metrics=not no_scrape, bootstrap=bootstrap, audit_lag_p99=audit_lag_ms / 1000.0, audit_cpu=audit_cpu,
-        label=label, workers=workers,
+        label=label, workers=workers, event_loop=loop,
     )
     config.check()
     if plot is not None:
@@ -133,7 +136,7 @@ def serve(
 
         need_matplotlib()  # before the run, not after it
     setting: Any = {"auto": None, "rich": "rich", "plain": "plain", "none": False}.get(progress)
-    out = asyncio.run(_run(opts, config, setting))
+    out = run_on_loop(_run(opts, config, setting, routing), config.event_loop)
     if result is not None:
         out.write_json(result)
     if requests is not None:
@@ -152,14 +155,14 @@ def serve(
         raise typer.Exit(EXIT_INVALID)
 
 
-async def _run(opts: Globals, config: Any, progress: Any) -> Any:
+async def _run(opts: Globals, config: Any, progress: Any, routing: str | None = None) -> Any:
     from .._async.client import AsyncVllmClient
     from .._config import Limits as PoolLimits
     from ..bench import arun_bench
 
     urls = [u for u in (opts.base_url or "").split(",") if u] or None
     cap = config.load.max_concurrency or config.load.users or 10_000
-    async with AsyncVllmClient(urls, api_key=opts.api_key, max_retries=0,
+    async with AsyncVllmClient(urls, api_key=opts.api_key, max_retries=0, routing=routing,
                                limits=PoolLimits(max_connections=max(256, cap), max_keepalive=max(64, cap))) as client:
         return await arun_bench(client, config, progress=progress)
 

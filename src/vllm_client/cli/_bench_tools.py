@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ._app import Globals, client_command
+from ._app import LOOP_HELP, ROUTING_HELP, Globals, checked_loop, checked_routing, client_command
 from ._bench import bench_app
 from ._output import console, error_line, notice, print_json
 
@@ -188,14 +188,16 @@ def sweep(
                                                    help="Seconds of sending per point.")] = None,
     warmup: Annotated[int, typer.Option("--warmup", min=0, rich_help_panel=_W)] = 0,
     seed: Annotated[int, typer.Option("--seed", rich_help_panel=_W)] = 0,
+    loop: Annotated[str, typer.Option("--loop", callback=checked_loop, help=LOOP_HELP, rich_help_panel=_W)] = "asyncio",
+    routing: Annotated[str | None, typer.Option("--routing", callback=checked_routing, help=ROUTING_HELP,
+                                                rich_help_panel=_W)] = None,
     result: Annotated[Path | None, typer.Option("--result", help="Write the sweep JSON (every point).")] = None,
     plot: Annotated[Path | None, typer.Option("--plot", help="Write the sweep PNG here (needs vllm-client[bench]).")]
     = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the sweep JSON instead of the table.")] = False,
 ) -> None:
     """Run bench serve at rising loads; report the highest load whose SLOs hold with confidence."""
-    import asyncio
-
+    from .._event_loop import run as run_on_loop
     from ..bench import BenchConfig, Load, Workload, parse_slo
     from ..bench._search import Slo
 
@@ -214,9 +216,9 @@ def sweep(
                           output_len=output_len, model=opts.model),
         load=Load(burstiness=burstiness, max_concurrency=max_concurrency,
                   num_requests=num_requests if num_requests or duration else 100, duration=duration, warmup=warmup),
-        slos=goodput, seed=seed)
+        slos=goodput, seed=seed, event_loop=loop)
     config.check()
-    state = asyncio.run(_sweep(opts, config, loads, slos, kind, refine, max_error_rate))
+    state = run_on_loop(_sweep(opts, config, loads, slos, kind, refine, max_error_rate, routing), config.event_loop)
     data = state.to_dict()
     if result is not None:
         result.write_text(json.dumps(data, indent=1, allow_nan=False))
@@ -232,7 +234,7 @@ def sweep(
 
 
 async def _sweep(opts: Globals, config: Any, loads: list[float], slos: list[Any], kind: str, refine: int,
-                 max_error_rate: float) -> Any:
+                 max_error_rate: float, routing: str | None = None) -> Any:
     from .._async.client import AsyncVllmClient
     from .._config import Limits as PoolLimits
     from ..bench._sweep import asweep
@@ -245,7 +247,7 @@ async def _sweep(opts: Globals, config: Any, loads: list[float], slos: list[Any]
         verdict = "passes" if entry["passes"] else "fails: " + "; ".join(entry["reasons"])
         notice(f"{kind} {entry['load']:g}: {entry['result'].get('request_throughput', 0):.3g} req/s, {verdict}")
 
-    async with AsyncVllmClient(urls, api_key=opts.api_key, max_retries=0,
+    async with AsyncVllmClient(urls, api_key=opts.api_key, max_retries=0, routing=routing,
                                limits=PoolLimits(max_connections=cap, max_keepalive=cap)) as client:
         return await asweep(client, config, loads, slos, kind=kind,  # type: ignore[arg-type]
                             refine=refine, max_error_rate=max_error_rate, on_point=point)
@@ -288,6 +290,7 @@ def calibrate(
     lag_ms: Annotated[float, typer.Option("--lag-ms", min=0.01, help="Dispatch-lag p99 a rate must stay under.")]
     = 1.0,
     refine: Annotated[int, typer.Option("--refine", min=0, help="Bisection steps after the first failure.")] = 2,
+    loop: Annotated[str, typer.Option("--loop", callback=checked_loop, help=LOOP_HELP)] = "asyncio",
     as_json: Annotated[bool, typer.Option("--json", help="Print the calibration as JSON.")] = False,
 ) -> None:
     """This machine's client ceiling: requests/s and chunks/s one process sends with dispatch lag p99 under --lag-ms,
@@ -301,7 +304,7 @@ def calibrate(
                f"{entry['emulator_cpu_util']:.0%}: {verdict}")
 
     data = run_calibration(tokens=tokens, token_rate=token_rate, start_rate=start_rate, max_rate=max_rate,
-                           seconds=seconds, lag_ms=lag_ms, refine=refine, on_point=point)
+                           seconds=seconds, lag_ms=lag_ms, refine=refine, event_loop=loop, on_point=point)
     if as_json:
         print_json(data)
         return
@@ -314,6 +317,7 @@ def calibrate(
                        style="bold red"))
     else:
         con.print(Text(f"client ceiling: {ceiling['rate']:g} req/s, {ceiling['chunks_per_s']:.0f} chunks/s "
-                       f"(dispatch lag p99 {ceiling['lag_p99_ms']:.3g} ms < {lag_ms:g} ms)", style="bold green"))
+                       f"(dispatch lag p99 {ceiling['lag_p99_ms']:.3g} ms < {lag_ms:g} ms, "
+                       f"on {data['settings']['event_loop']})", style="bold green"))
     for note in data["notes"]:
         con.print(Text(note, style="yellow"))

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ._app import app
+from ._app import LOOP_HELP, app, checked_loop
 from ._output import error_line, notice
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -31,6 +31,7 @@ def mock_server(
         "--token-rate", min=0.0, help="Streamed tokens per second. Default: as fast as possible.")] = None,
     reasoning: Annotated[bool, typer.Option(
         "--reasoning", help="Answer with reasoning, like a server started with a reasoning parser.")] = False,
+    loop: Annotated[str, typer.Option("--loop", callback=checked_loop, help=LOOP_HELP)] = "asyncio",
 ) -> None:
     """Run the built-in vLLM emulator until Ctrl-C (prints its base URL first)."""
     from ..testing import MockVllmServer  # (on use: the emulator is not part of `vllm-client --help`)
@@ -40,10 +41,10 @@ def mock_server(
     def request_stop(signum: int, frame: Any) -> None:
         stop.set()
 
-    # Handlers first: a supervisor may signal as soon as the URL is printed.
-    previous = {sig: signal.signal(sig, request_stop) for sig in _STOP_SIGNALS}
     server = MockVllmServer(model=model, host=host, port=port, api_key=api_key, token_rate=token_rate,
-                            reasoning=reasoning)
+                            reasoning=reasoning, event_loop=loop)
+    # Handlers before the start: a supervisor may signal as soon as the URL is printed.
+    previous = {sig: signal.signal(sig, request_stop) for sig in _STOP_SIGNALS}
     try:
         try:
             server.start()

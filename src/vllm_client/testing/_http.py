@@ -20,7 +20,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from email.utils import formatdate
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qsl, unquote
 
 import orjson
@@ -137,8 +137,8 @@ class Connection(asyncio.Protocol):
 
     # --- asyncio.Protocol -----------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        # (no isinstance check: uvloop's transports are not asyncio.Transport subclasses)
+        self._transport = cast(asyncio.Transport, transport)
         self._registry.add(self)
         self._task = asyncio.get_running_loop().create_task(self._serve())
 

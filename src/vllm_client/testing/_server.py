@@ -97,6 +97,10 @@ class MockVllmServer(more.MoreRoutes):
     * `responses_store`: `VLLM_ENABLE_RESPONSES_API_STORE=1` in the server's environment:
       stored responses, `background=True`, retrieve (and replay) by id, cancel and
       `previous_response_id` (see `_responses_store`); without it those are 400/404.
+
+    `event_loop` is the loop its thread runs: "asyncio", "uvloop" or "auto" (uvloop when
+    installed, see `vllm_client._event_loop`); a benchmark's emulator takes uvloop so that it
+    is not the slower side.
     """
 
     def __init__(
@@ -128,7 +132,11 @@ class MockVllmServer(more.MoreRoutes):
         scale_out: bool = True,
         max_num_seqs: int = 256,
         responses_store: bool = False,
+        event_loop: str = "asyncio",
     ) -> None:
+        from .._event_loop import loop_factory
+
+        self._loop_factory = loop_factory(event_loop)  # (checked here: a bad name fails in the caller's thread)
         self.models: list[str] = list(models) if models else [model]
         self.model = self.models[0]
         self.api_key = api_key
@@ -184,7 +192,7 @@ class MockVllmServer(more.MoreRoutes):
         errors: list[BaseException] = []
 
         def run() -> None:
-            loop = asyncio.new_event_loop()
+            loop = self._loop_factory()
             self._loop = loop
             asyncio.set_event_loop(loop)
             try:
