@@ -342,3 +342,14 @@ async def test_a_token_whose_text_is_empty_still_counts(tmp_path: Path) -> None:
     rec = result.records[0]
     assert rec.ok and rec.output_tokens == 6
     assert sum(rec.chunk_tokens) == 6 and len(rec.itl_s) == 5
+
+
+async def test_credentials_in_the_base_url_stay_out_of_the_result() -> None:
+    with MockVllmServer(token_rate=5000) as srv:
+        url = srv.base_url.replace("http://", "http://alice:s3cret@") + "?token=t0ps3cret"
+        async with AsyncVllmClient(url) as client:
+            result = await arun_bench(client, _config("random", n=2, workload={"model": "mock-model"}),
+                                      progress=False)
+    assert result["completed"] == 2
+    text = json.dumps(result.to_dict()) + "".join(json.dumps(r.to_dict()) for r in result.records)
+    assert "s3cret" not in text and "token=***" in text  # shown redacted, as everywhere else

@@ -51,7 +51,7 @@ async def arun_bench(client: AsyncVllmClient, config: BenchConfig, *, progress: 
     finally:
         reporter.finish(None)  # the live view ends, whatever happened
     return build_result(config, records, audit=audit, server_metrics=server_metrics,
-                        base_urls=list(client.base_urls), model=model, routing=client.routing,
+                        base_urls=list(client._core.shown_urls), model=model, routing=client.routing,
                         pool_limit=client._core.config.limits.max_connections)
 
 
@@ -70,7 +70,7 @@ async def run_phases(client: AsyncVllmClient, config: BenchConfig, prepared: Pre
     share it); default: when it starts. Returns (records, audit, server metrics)."""
     rng = random.Random(config.seed + 1)
     scrapers = scrapers or []
-    server = client.base_url if len(client.base_urls) == 1 else None
+    server = client._core.shown_urls[0] if len(client.base_urls) == 1 else None  # (credentials redacted)
     warm_records: list[RequestRecord] = []
     if config.load.warmup:
         warm = Run(config, server=server)

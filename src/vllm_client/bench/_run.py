@@ -92,7 +92,7 @@ def request_params(config: BenchConfig, job: Job, model: str | None, *,
                    session_ids: bool = False) -> tuple[str, dict[str, Any]]:
     """(endpoint, keyword arguments of ``create``) for a job. ``session_ids``: a multi-turn
     job says its session (``session_id``, also sent as ``X-Session-ID``), so that routing over
-    several servers (or a gateway) can keep a conversation where its history is cached; off
+    several servers can keep a conversation where its history is cached; off
     for one server, whose requests then stay exactly what the anchor sends."""
     wl = config.workload
     prompt = job.prompt

@@ -131,6 +131,6 @@ def run_workers(client: Any, config: BenchConfig, workers: int) -> BenchResult:
     for i, r in enumerate(measured):
         r.index = i  # one run: indexes by schedule
     result = build_result(config, records, audit=_WorkerAudit(outs), server_metrics=server_metrics,
-                          base_urls=list(client.base_urls), model=model, routing=client.routing)
+                          base_urls=list(client._core.shown_urls), model=model, routing=client.routing)
     result.data["workers"] = workers
     return result
