@@ -41,8 +41,8 @@ class SharedState:
 class ClientCore:
     """Pure request preparation for one client configuration."""
 
-    __slots__ = ("_base_headers", "_bases", "_has_request_id", "config", "fleet", "health_interval", "retry",
-                 "roots", "several", "shared", "shown_urls")
+    __slots__ = ("_base_headers", "_bases", "_has_request_id", "config", "fleet", "health_interval", "policy",
+                 "retry", "roots", "several", "shared", "shown_urls")
 
     def __init__(self, config: ClientConfig, shared: SharedState | None = None) -> None:
         self.config = config
@@ -73,6 +73,7 @@ class ClientCore:
                 shared.fleet = Fleet(self.shown_urls, config.routing)
                 shared.observers = (shared.fleet, *shared.observers)
         self.fleet: Fleet = shared.fleet
+        self.policy = self.fleet.policy_for(config.routing)  # a with_options copy may route its own way
         self.several = len(config.base_urls) > 1
         self.health_interval = config.health_check_interval if self.several else None
 
@@ -100,7 +101,7 @@ class ClientCore:
         this call already tried are avoided while others are left)."""
         if not self.several:
             return 0
-        return self.fleet.pick(spec, tried, self.config.headers)
+        return self.fleet.pick(spec, tried, self.config.headers, self.policy)
 
     def servers(self) -> list[ServerStatus]:
         return self.fleet.statuses()

@@ -132,6 +132,21 @@ def test_session_id_is_sticky_and_sent_as_header(make_api: Any, mocks: list[Mock
     assert sids == {conv.session_id}
 
 
+def test_with_options_routing_is_the_copys_own_over_shared_counts(make_api: Any, mocks: list[MockVllmServer]) -> None:
+    api = make_api(urls(mocks), routing="session_affinity")
+    with pytest.raises(ValueError, match="routing must be one of"):
+        api.client.with_options(routing="random")
+    copy = api.client.with_options(routing="round_robin")
+    assert copy.routing == "round_robin" and api.client.routing == "session_affinity"
+    assert copy.with_options(max_retries=1).routing == "round_robin"  # a copy of the copy keeps it
+    assert sum(served(mocks)) == 0  # the bad name sent nothing
+    spread = Counter(api(copy.chat.completions.create(messages=MESSAGES, session_id="s1")).server for _ in range(6))
+    assert spread == Counter({mocks[0].base_url: 3, mocks[1].base_url: 3})  # in turn, whatever the session
+    sticky = {api(api.client.chat.completions.create(messages=MESSAGES, session_id="s1")).server for _ in range(4)}
+    assert len(sticky) == 1  # the parent still routes by session
+    assert sum(st.requests for st in api.client.servers) == 10  # one fleet: the copy's requests counted too
+
+
 def test_prefix_affinity_keeps_a_system_prompt_on_one_server(make_api: Any, mocks: list[MockVllmServer]) -> None:
     api = make_api(urls(mocks), routing="prefix_affinity")
     systems = [f"You are assistant number {i}. " * 40 for i in range(4)]

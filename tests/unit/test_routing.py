@@ -323,6 +323,24 @@ def test_fleet_opens_breaker_avoids_server_and_never_ejects_the_last() -> None:
     assert st0.state == "closed" and st0.inflight == 0 and st0.failures == 2 and "refused" in (st0.last_error or "")
 
 
+def test_fleet_policies_per_copy_share_the_servers_and_all_forget_an_ejected_one() -> None:
+    fleet = Fleet(URLS[:2], "prefix_affinity", breaker=BreakerConfig(threshold=1), rng=random.Random(0))
+    assert fleet.policy_for(None) is fleet.policy is fleet.policy_for("prefix_affinity")
+    rr = fleet.policy_for("round_robin")
+    assert rr is fleet.policy_for("round_robin") and rr.name == "round_robin"  # one per name
+    mine = PrefixAffinity(URLS[:2], random.Random(1))
+    assert fleet.policy_for(mine) is mine
+    assert [fleet.pick(spec(), policy=rr) for _ in range(4)] in ([0, 1, 0, 1], [1, 0, 1, 0])
+    blocks = (1, 2, 3, 4)
+    for p in (fleet.policy, mine):
+        p.chosen(0, RouteRequest(None, blocks))
+    call: Any = FakeCall()
+    fleet.attempt_started(call, 0)
+    fleet.attempt_ended(call, 0, APIConnectionError("refused"))  # ejected: its cache is gone
+    assert fleet.statuses()[0].state == "open"
+    assert all(p.index.match(0, blocks) == 0 for p in (fleet.policy, mine))  # type: ignore[attr-defined]
+
+
 def test_fleet_all_open_still_sends_to_the_soonest() -> None:
     clock = Clock()
     fleet = Fleet(URLS[:3], breaker=BreakerConfig(threshold=1, base_cooldown=10), clock=clock)

@@ -97,6 +97,10 @@ class Fleet:
         n = self.n = len(self.urls)
         self.rng = rng or random.Random()
         self.policy = make_policy(routing or "least_outstanding", self.urls, self.rng)
+        # ``with_options(routing=...)`` copies route by their own policy over the same
+        # servers, counts and breakers: one policy per name (or instance), told of every
+        # ejection, so a copy's prefix index forgets a restarted server like the parent's.
+        self._policies: dict[Any, Policy] = {self.policy.name: self.policy, id(self.policy): self.policy}
         self.clock = clock
         self.budget = budget or RetryBudget()
         self.breakers = [Breaker(breaker) for _ in range(n)]
@@ -110,34 +114,48 @@ class Fleet:
         # there (found by the randomized 10,000-request test).
         self.lock = threading.RLock()
 
+    def policy_for(self, routing: str | Policy | None) -> Policy:
+        """The policy a client configured with ``routing`` picks by (None: the fleet's own)."""
+        if routing is None:
+            return self.policy
+        key = id(routing) if isinstance(routing, Policy) else routing
+        with self.lock:
+            policy = self._policies.get(key)
+            if policy is None:
+                policy = self._policies[key] = make_policy(routing, self.urls, self.rng)
+            return policy
+
     # -- choosing ---------------------------------------------------------------------------
-    def route_request(self, spec: RequestSpec, default_headers: Any = None) -> RouteRequest:
+    def route_request(self, spec: RequestSpec, default_headers: Any = None,
+                      policy: Policy | None = None) -> RouteRequest:
         session = _session_of(spec.headers, default_headers)
         blocks: tuple[int, ...] = ()
-        if self.policy.wants_blocks and spec.body:
+        if (policy or self.policy).wants_blocks and spec.body:
             blocks = block_hashes(canonical_text(spec.body))
         return RouteRequest(session, blocks)
 
-    def pick(self, spec: RequestSpec, tried: Sequence[int] = (), default_headers: Any = None) -> int:
-        """The server for the next attempt of ``spec``'s call."""
+    def pick(self, spec: RequestSpec, tried: Sequence[int] = (), default_headers: Any = None,
+             policy: Policy | None = None) -> int:
+        """The server for the next attempt of ``spec``'s call (by ``policy``, else the fleet's)."""
         if self.n == 1:
             return 0
-        request = self.route_request(spec, default_headers)
-        return self.pick_for(request, tried)
+        request = self.route_request(spec, default_headers, policy)
+        return self.pick_for(request, tried, policy)
 
-    def pick_for(self, request: RouteRequest, tried: Sequence[int] = ()) -> int:
+    def pick_for(self, request: RouteRequest, tried: Sequence[int] = (), policy: Policy | None = None) -> int:
+        policy = policy or self.policy
         with self.lock:
             now = self.clock()
             breakers = self.breakers
             admitted = [i for i in range(self.n) if breakers[i].admits(now)]
             candidates = [i for i in admitted if i not in tried] or admitted
             if candidates:
-                server = self.policy.pick(self.inflight, candidates, request)
+                server = policy.pick(self.inflight, candidates, request)
             else:  # every server open: never none, the one whose cooldown ends first
                 pool = [i for i in range(self.n) if i not in tried] or list(range(self.n))
                 server = min(pool, key=lambda i: (breakers[i].reopen_at, self.inflight[i]))
             breakers[server].sending()
-            self.policy.chosen(server, request)
+            policy.chosen(server, request)
             return server
 
     def retry_now(self, error: VllmError, server: int, tried: Sequence[int]) -> tuple[bool, bool]:
@@ -213,7 +231,8 @@ class Fleet:
                 else:
                     breaker.failure(self.clock())
                     if breaker.state == OPEN:
-                        self.policy.forget(server)  # a restarted server has an empty cache
+                        for known in set(self._policies.values()):
+                            known.forget(server)  # a restarted server has an empty cache
             else:
                 breaker.abandon()
 

@@ -26,7 +26,7 @@ from .._logging import DEBUG, http_log, log_attempt, log_retry
 from .._protocol.deadlines import attempt_timeout
 from .._protocol.requests import RequestSpec, build_simple
 from .._protocol.types import RequestTiming
-from .._routing import Policy, ServerStatus
+from .._routing import POLICIES, Policy, ServerStatus
 from .._telemetry import telemetry_observer
 from .._transport.sync_http import SyncResponse, SyncTransport, sleep, spawn
 from .anthropic import Messages
@@ -131,9 +131,9 @@ class VllmClient(PoolingMixin, GenerateMixin, InvocationsMixin):
     @property
     def routing(self) -> str:
         """The name of the routing policy over :attr:`base_urls` ("least_outstanding" unless
-        ``routing=`` said otherwise; with one server it decides nothing)."""
-        routing = self._core.config.routing
-        return str(getattr(routing, "name", routing) or "least_outstanding")
+        ``routing=`` said otherwise, here or in :meth:`with_options`; with one server it
+        decides nothing)."""
+        return self._core.policy.name
 
     @property
     def servers(self) -> list[ServerStatus]:
@@ -164,9 +164,12 @@ class VllmClient(PoolingMixin, GenerateMixin, InvocationsMixin):
         headers: Mapping[str, str] | None = None,
         max_retries: int | None = None,
         on_retry: OnRetry | None = UNSET,
+        routing: str | Policy | None = None,
     ) -> VllmClient:
         """A client with some options changed that shares this one's connection pool and
-        model cache. ``headers`` are merged over the current ones."""
+        model cache. ``headers`` are merged over the current ones. ``routing`` gives the copy
+        its own policy over the same servers, in-flight counts and circuit breakers (a copy
+        for chats with ``"session_affinity"`` beside one for batch work, say)."""
         config = self._core.config
         changes: dict[str, Any] = {}
         if timeout is not UNSET:
@@ -179,6 +182,10 @@ class VllmClient(PoolingMixin, GenerateMixin, InvocationsMixin):
             changes["max_retries"] = check_max_retries(max_retries)
         if on_retry is not UNSET:
             changes["on_retry"] = on_retry
+        if routing is not None:
+            if not isinstance(routing, Policy) and routing not in POLICIES:  # before anything is sent
+                raise ValueError(f"routing must be one of {', '.join(POLICIES)}; got {routing!r}")
+            changes["routing"] = routing
         core = ClientCore(config.copy_with(**changes), self._core.shared)
         return type(self)(_transport=self._transport, _core=core)
 
