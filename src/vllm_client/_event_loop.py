@@ -60,9 +60,13 @@ def loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop]:
     return asyncio.new_event_loop
 
 
-def run(main: Coroutine[Any, Any, T], name: str = "auto") -> T:
+def run(main: Coroutine[Any, Any, T], name: str = "asyncio") -> T:
     """``asyncio.run(main)`` on a loop of the kind ``name`` resolves to."""
-    loop = loop_factory(name)()
+    try:
+        loop = loop_factory(name)()
+    except BaseException:
+        main.close()  # never awaited: say nothing of it
+        raise
     asyncio.set_event_loop(loop)
     try:
         return loop.run_until_complete(main)

@@ -313,9 +313,15 @@ def test_token_trace_counts_tokens_per_read_from_running_usage() -> None:
     state._usage = {"completion_tokens": 5}
     trace.tokens(2.4, 0)  # the finish chunk of a token whose text is "": counted by the usage
     assert trace.times == [1.0, 1.5, 2.0, 2.4] and trace.per_read_tokens() == [1, 2, 1, 1]
-    first_empty = TokenTrace(0.0, state)
-    first_empty.tokens(0.7, 0)
-    assert first_empty.ttft_s == 0.7 and first_empty.per_read_tokens() == [5]
+    usage_at_end = TokenTrace(0.0, State())  # include_usage only: no running usage per read
+    for now in (1.0, 1.1, 1.2):
+        usage_at_end.tokens(now, 1)
+    usage_at_end.state._usage = {"completion_tokens": 3}  # the last chunk's (choices: [])
+    usage_at_end.tokens(1.5, 0)
+    assert usage_at_end.times == [1.0, 1.1, 1.2] and usage_at_end.per_read_tokens() == [1, 1, 1]
+    nothing_yet = TokenTrace(0.0, state)  # no token read before: a usage read alone is not a first token
+    nothing_yet.tokens(0.7, 0)
+    assert nothing_yet.ttft_s is None and nothing_yet.times == []
     plain = TokenTrace(0.0, State())
     plain.tokens(1.0, 2)
     plain.tokens(1.2, 1)
@@ -362,3 +368,17 @@ def test_progress_snapshot_has_running_percentiles() -> None:
     s = shown[0]
     assert s["done"] == 5 and s["failed"] == 1 and s["p50_ttft_ms"] == pytest.approx(150.0)
     assert "5/10 done (1 failed)" in line(s)
+
+
+def test_workers_refuse_a_routing_policy_instance() -> None:
+    from vllm_client import AsyncVllmClient
+    from vllm_client._routing import SessionAffinity
+    from vllm_client.bench._workers import worker_routing
+
+    urls = ["http://127.0.0.1:9/v1", "http://127.0.0.1:10/v1"]
+    assert worker_routing(AsyncVllmClient(urls, routing="round_robin")) == "round_robin"
+    assert worker_routing(AsyncVllmClient(urls)) == "least_outstanding"
+    tuned = SessionAffinity(urls, random.Random(0))
+    with pytest.raises(ValueError, match="routing by name"):
+        worker_routing(AsyncVllmClient(urls, routing=tuned))
+    assert worker_routing(AsyncVllmClient(urls[:1], routing=tuned)) == "session_affinity"  # one server: moot

@@ -8,10 +8,11 @@ one are the same :class:`ChatCompletion`.
 Why it looks the way it does: this runs once per streamed token (10^4-10^5 chunks/s
 per process), and the whole client budget is a few microseconds per chunk. The common
 chunk (one choice, a delta holding only ``content`` or ``reasoning``, no finish, logprobs
-or token ids) arrives already decoded into a typed struct (:mod:`.plain_chunks`) and
-takes :meth:`ChatStreamState.feed_plain`: a few attribute reads, one list append and one
-event. Everything else (the first chunk, tool calls, finish, usage, logprobs, think-tag
-splitting) comes as a dict to :meth:`~ChatStreamState.feed`, the general path, which
+or token ids; a running ``usage`` beside it allowed) arrives already decoded into a
+typed struct (:mod:`.plain_chunks`) and takes :meth:`ChatStreamState.feed_plain`: a few
+attribute reads, one list append and one
+event. Everything else (the first chunk, tool calls, finish, the usage-only chunk, logprobs,
+think-tag splitting) comes as a dict to :meth:`~ChatStreamState.feed`, the general path, which
 keeps every field. Text is kept as lists of pieces and joined only in :meth:`final`.
 
 What vLLM 0.32 sends (see the captures in ``shared/fixtures/real-vllm-0.32``):

@@ -10,9 +10,10 @@ chunks that each carry one piece of text::
 The structs below describe exactly that shape and nothing else: every field that may
 appear is declared, unknown fields are *forbidden* and the fields that must be null are
 typed ``None``. So a successful decode proves the chunk is plain and its text can be
-appended without looking further; anything else (the role chunk, a finish, usage,
-logprobs, token ids, tool calls, an error frame, a field a newer vLLM adds, invalid
-JSON) raises ``msgspec.DecodeError`` and the stream decoder decodes the payload again
+appended without looking further (a running ``usage`` beside it is kept: see below);
+anything else (the role chunk, a finish, the final usage-only chunk, logprobs, token
+ids, tool calls, an error frame, a field a newer vLLM adds, invalid JSON)
+raises ``msgspec.DecodeError`` and the stream decoder decodes the payload again
 with orjson into a dict for the general path, which keeps every field (``.raw``).
 The top-level fields are :class:`msgspec.Raw` (skipped, not decoded): the stream state
 takes them from the first chunk, which always goes the general way.

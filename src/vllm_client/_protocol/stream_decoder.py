@@ -6,7 +6,7 @@ called when the body ended and turns a stream that stopped before ``data: [DONE]
 into a :class:`StreamError`: a dropped connection must never look like a short answer.
 
 Each payload is first decoded as a *plain* chunk (the typed structs of
-:mod:`.plain_chunks`, msgspec: a text piece and nothing else, which is nearly every
+:mod:`.plain_chunks`, msgspec: a text piece and nothing else (but a running usage), which is nearly every
 chunk) and applied with the state's ``feed_plain``; any other payload is decoded with
 orjson into a dict for the general path. After a few non-plain chunks in a row (a
 logprobs or tool-call run) the decoder stops trying the typed decode for the rest of

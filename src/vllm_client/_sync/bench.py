@@ -92,20 +92,25 @@ def run_phases(client: VllmClient, config: BenchConfig, prepared: Prepared, mode
         if reporter is not None:
             reporter.begin(origin, run.clock)
 
-    if start_at is not None:
-        sleep(max(0.0, start_at - run.clock()))
     # What exists now (the prompts, the client, the warm-up's records) is frozen out of the
     # cyclic GC for the measured phase: a full collection walks every tracked object and
     # would stall the loop (and every send due meanwhile) by milliseconds as the records
     # grow. (In the 5 s capacity runs no gen-2 pass fell inside the measured phase either
     # way; gen-0/1 passes took up to 2-5 ms on this loaded box, with or without the freeze.)
-    gc.collect()
-    gc.freeze()
+    # Before the wait for a shared zero (workers), so the collection delays no send; and
+    # not when something else in the process froze objects already (unfreeze would undo it).
+    freeze = gc.get_freeze_count() == 0
+    if freeze:
+        gc.collect()
+        gc.freeze()
+    if start_at is not None:
+        sleep(max(0.0, start_at - run.clock()))
     try:
         _phase(client, config, prepared, run, model, "measured", rng, reporter=reporter, on_start=started,
                      origin=start_at)
     finally:
-        gc.unfreeze()
+        if freeze:
+            gc.unfreeze()
         audit.stop()
         server_metrics = [s.stop() for s in scrapers]
     return [*warm_records, *run.records], audit, server_metrics

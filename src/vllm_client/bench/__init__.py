@@ -60,10 +60,12 @@ async def arun_bench(client: AsyncVllmClient, config: BenchConfig, *,
         import asyncio
 
         from .._sync.client import VllmClient
-        from ._workers import run_workers
+        from ._workers import run_workers, worker_routing
+
+        routing = worker_routing(client)  # (refused here, before any process starts)
 
         def spread() -> BenchResult:
-            with VllmClient(list(client.base_urls), api_key=client.api_key, routing=client.routing) as sync:
+            with VllmClient(list(client.base_urls), api_key=client.api_key, routing=routing) as sync:
                 return run_workers(sync, config, config.workers)
 
         return await asyncio.to_thread(spread)

@@ -9,7 +9,8 @@ Times are seconds since the run's start on one monotonic clock (``perf_counter``
 - ``start_s``: when the client began the call; ``dispatch_lag_s = start - ready`` is the
   load generator's own lateness (the self-audit's measure);
 - ``first_token_s``: the socket read that brought the first *real* token (content,
-  reasoning or a tool-call piece; vLLM's role-only first chunk is not one);
+  reasoning or a tool-call piece, or, by the running usage, a token whose text is still
+  empty; vLLM's role-only first chunk is not one);
 - ``chunk_times_s``: every read that brought tokens, ``chunk_tokens`` how many tokens each
   brought (from ``stream_options.continuous_usage_stats``: the running ``completion_tokens``
   of the last chunk of the read, minus the previous read's; without it, token chunks);

@@ -55,9 +55,12 @@ class TokenTrace(StreamMetrics):
         if count <= 0:
             # A read with events but no text (the finish chunk, most often): vLLM sends a
             # token whose text is not yet whole UTF-8 as ``content: ""``, which no event
-            # counts; the running usage still shows it arrived, here and now.
+            # counts; the running usage still shows it arrived, here and now. Only once
+            # earlier token reads carried running usage (continuous usage stats): with
+            # ``include_usage`` alone the one usage chunk at the end is no token's arrival.
             cum = self.cumulative
-            if done is None or done <= ((cum[-1] or 0) if cum else 0):
+            last = cum[-1] if cum else None
+            if done is None or last is None or done <= last:
                 return
         if self.ttft_s is None:
             self.ttft_s = now - self.started

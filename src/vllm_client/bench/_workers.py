@@ -86,6 +86,18 @@ def _worker(args: tuple[list[str], str | None, str, BenchConfig, Any, str | None
     return run_on_loop(main(), config.event_loop)
 
 
+def worker_routing(client: Any) -> str:
+    """The routing policy's name, for worker processes to build their own: a policy given as
+    an instance (a custom one, or a stock one with its own settings) cannot be rebuilt there,
+    so that is refused rather than silently replaced by the defaults."""
+    from .._routing import POLICIES, Policy
+
+    if len(client.base_urls) > 1 and isinstance(client._core.config.routing, Policy):
+        raise ValueError("--workers/workers > 1 needs routing by name (one of " + ", ".join(POLICIES)
+                         + "): a policy instance cannot be sent to the worker processes")
+    return str(client.routing)
+
+
 def run_workers(client: Any, config: BenchConfig, workers: int) -> BenchResult:
     """Run ``config`` over ``workers`` processes against ``client``'s servers (``client``: a
     :class:`~vllm_client.VllmClient`, used for the preparation and the scrapes)."""
@@ -95,6 +107,7 @@ def run_workers(client: Any, config: BenchConfig, workers: int) -> BenchResult:
     config.check()
     if workers < 2:
         raise ValueError("workers must be >= 2 (1 is the plain run)")
+    routing = worker_routing(client)
     bench = client.with_options(max_retries=0)
     model = config.workload.model or _served_model(bench)
     prepared = prepare_workload(bench, config)
@@ -112,7 +125,7 @@ def run_workers(client: Any, config: BenchConfig, workers: int) -> BenchResult:
     start_at = time.perf_counter() + _LEAD
     connections = max(256, (config.load.max_concurrency or config.load.users or 10_000) // workers + 1)
     # every worker routes its own share by the client's policy (its own counts and caches)
-    jobs = [(list(client.base_urls), client.api_key, client.routing, part, share, model, start_at, connections)
+    jobs = [(list(client.base_urls), client.api_key, routing, part, share, model, start_at, connections)
             for part, share in zip(parts, shares, strict=True)]
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(workers) as pool:
