@@ -21,6 +21,7 @@ one-token chunks per stream; ``benchmarks/bench-results-2026-12-02.md``, "Event 
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Callable, Coroutine
 from typing import Any, Literal, TypeVar
 
@@ -61,12 +62,18 @@ def loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop]:
 
 
 def run(main: Coroutine[Any, Any, T], name: str = "asyncio") -> T:
-    """``asyncio.run(main)`` on a loop of the kind ``name`` resolves to."""
+    """``asyncio.run(main)`` on a loop of the kind ``name`` resolves to (Python 3.11+:
+    ``asyncio.Runner``, so Ctrl-C cancels ``main`` and its cleanup runs, as with
+    ``asyncio.run``)."""
     try:
-        loop = loop_factory(name)()
+        factory = loop_factory(name)
     except BaseException:
         main.close()  # never awaited: say nothing of it
         raise
+    if sys.version_info >= (3, 11):
+        with asyncio.Runner(loop_factory=factory) as runner:
+            return runner.run(main)
+    loop = factory()
     asyncio.set_event_loop(loop)
     try:
         return loop.run_until_complete(main)
