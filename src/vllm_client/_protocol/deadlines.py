@@ -56,7 +56,9 @@ class StreamDeadlines:
 
     def remaining(self, now: float) -> float | None:
         """Seconds until the nearest limit (<= 0 when one has passed), or None if unlimited.
-        Asked before every read: arithmetic only (:meth:`expired` words the limit)."""
+        Asked before every read: the three rules of :meth:`_limits`, inline and without the
+        messages (measured: 150 ns a call, 300-420 ns through that list; :meth:`expired`
+        words the limit). A change to a rule goes into both."""
         t = self.timeout
         nearest: float | None = None
         if t.total is not None:

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from .prefix import PrefixIndex
 
 __all__ = ["POLICIES", "LeastOutstanding", "Policy", "PrefixAffinity", "RoundRobin", "RouteRequest",
-           "SessionAffinity", "make_policy", "overloaded", "rendezvous_order"]
+           "SessionAffinity", "check_routing", "make_policy", "overloaded", "rendezvous_order"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,12 +184,16 @@ POLICIES: dict[str, type[Policy]] = {
 }
 
 
+def check_routing(routing: object) -> None:
+    """``routing=`` is a policy instance or one of the names in :data:`POLICIES`, else ValueError
+    (for every place that takes it: the client, ``with_options``, the CLI's ``--routing``)."""
+    if not isinstance(routing, Policy) and (not isinstance(routing, str) or routing not in POLICIES):
+        raise ValueError(f"routing must be one of {', '.join(POLICIES)}; got {routing!r}")
+
+
 def make_policy(routing: str | Policy, servers: Sequence[str], rng: random.Random) -> Policy:
     """A policy from its name (``routing=``) or an instance (returned as is)."""
+    check_routing(routing)
     if isinstance(routing, Policy):
         return routing
-    try:
-        cls = POLICIES[routing]
-    except (KeyError, TypeError):
-        raise ValueError(f"routing must be one of {', '.join(POLICIES)}; got {routing!r}") from None
-    return cls(servers, rng)
+    return POLICIES[routing](servers, rng)

@@ -26,7 +26,7 @@ from .._logging import DEBUG, http_log, log_attempt, log_retry
 from .._protocol.deadlines import attempt_timeout
 from .._protocol.requests import RequestSpec, build_simple
 from .._protocol.types import RequestTiming
-from .._routing import POLICIES, Policy, ServerStatus
+from .._routing import Policy, ServerStatus, check_routing
 from .._telemetry import telemetry_observer
 from .._transport.sync_http import SyncResponse, SyncTransport, sleep, spawn
 from .anthropic import Messages
@@ -183,8 +183,7 @@ class VllmClient(PoolingMixin, GenerateMixin, InvocationsMixin):
         if on_retry is not UNSET:
             changes["on_retry"] = on_retry
         if routing is not None:
-            if not isinstance(routing, Policy) and routing not in POLICIES:  # before anything is sent
-                raise ValueError(f"routing must be one of {', '.join(POLICIES)}; got {routing!r}")
+            check_routing(routing)  # before anything is sent
             changes["routing"] = routing
         core = ClientCore(config.copy_with(**changes), self._core.shared)
         return type(self)(_transport=self._transport, _core=core)

@@ -144,10 +144,13 @@ ROUTING_HELP = ("How requests are spread over several --base-url servers (comma-
 
 def checked_routing(value: str | None) -> str | None:
     """``--routing``'s callback: a policy name of :mod:`vllm_client._routing`, else a usage error."""
-    from .._routing import POLICIES
+    from .._routing import check_routing
 
-    if value is not None and value not in POLICIES:
-        raise typer.BadParameter(f"routing must be one of {', '.join(POLICIES)}; got {value!r}")
+    if value is not None:
+        try:
+            check_routing(value)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
     return value
 
 
