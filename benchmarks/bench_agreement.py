@@ -107,7 +107,6 @@ def main() -> int:
                     row.update(role_chunk(result))
                 else:
                     row["valid"] = result.get("valid")
-                    row["tool"] = tool
                 rows.append(row)
                 print(json.dumps(row), flush=True)
                 time.sleep(1)

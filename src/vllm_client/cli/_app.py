@@ -126,15 +126,22 @@ def client_command(name: str, *,
 LOOP_HELP = "Event loop: asyncio, uvloop, or auto (uvloop when installed)."
 
 
+def _usage_checked(check: Callable[[str], object], value: str | None) -> str | None:
+    """``value`` when the library's ``check`` accepts it (or it is None), else its ValueError
+    as a usage error (exit 2) before anything starts."""
+    if value is not None:
+        try:
+            check(value)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
+    return value
+
+
 def checked_loop(value: str) -> str:
-    """``--loop``'s callback: a loop name :mod:`vllm_client._event_loop` knows and can run
-    here, else a usage error (exit 2) before anything starts."""
+    """``--loop``'s callback: a loop name :mod:`vllm_client._event_loop` knows and can run here."""
     from .._event_loop import resolve
 
-    try:
-        resolve(value)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
+    _usage_checked(resolve, value)
     return value
 
 
@@ -143,15 +150,10 @@ ROUTING_HELP = ("How requests are spread over several --base-url servers (comma-
 
 
 def checked_routing(value: str | None) -> str | None:
-    """``--routing``'s callback: a policy name of :mod:`vllm_client._routing`, else a usage error."""
+    """``--routing``'s callback: a policy name of :mod:`vllm_client._routing`."""
     from .._routing import check_routing
 
-    if value is not None:
-        try:
-            check_routing(value)
-        except ValueError as exc:
-            raise typer.BadParameter(str(exc)) from None
-    return value
+    return _usage_checked(check_routing, value)
 
 
 def _print_version(value: bool) -> None:
